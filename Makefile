@@ -1,0 +1,60 @@
+# The two commands a new user runs: `make run` and `make test`. Both need only Python 3.11+;
+# everything else (uv, the locked packages) is installed into .tools/ and .venv/ here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := .tools/bin/uv
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
+
+.PHONY: install run test lint format migrate demo messages bench bench-check clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(STAMP): $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	@$(BIN)/python manage.py describe_setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py setup_schedules
+	$(BIN)/python manage.py seed_demo --once
+	@$(BIN)/python manage.py describe_setup --logins
+	$(BIN)/honcho start
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	@$(BIN)/python manage.py describe_setup
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py check
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+messages: install
+	cd customers && ../$(BIN)/python ../manage.py makemessages -l fa -l ar -l az --no-obsolete
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=.tools
+
+bench: install
+	$(BIN)/python bench/timeline.py
+
+bench-check: install
+	$(BIN)/python bench/timeline.py --quick
+
+clean:
+	rm -rf $(VENV) .tools var

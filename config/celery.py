@@ -1,0 +1,24 @@
+"""The Celery application: settings come from Django's (``CELERY_*``), tasks from every app."""
+
+import logging
+import os
+
+from celery import Celery
+from celery.signals import beat_init
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("omnicrm", task_cls="celery.contrib.django.task:DjangoTask")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+logger = logging.getLogger("config.celery")
+
+
+@beat_init.connect
+def log_schedule(sender, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    """Say at start which periodic tasks this beat will run, so an operator sees it works."""
+    schedule = sender.scheduler.schedule
+    logger.info("beat schedule: %d periodic task(s)", len(schedule))
+    for name, entry in sorted(schedule.items()):
+        logger.info("beat schedule: %s -> %s every %s", name, entry.task, entry.schedule)
