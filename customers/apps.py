@@ -7,10 +7,17 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from customers import relocation
+        from customers.roles import grant_administrator_everything
         from customers.models import Consent, Identity, Interaction
 
         # Our own customer-owned rows; other apps register theirs in their ready().
         relocation.register(Identity)
         relocation.register(Interaction)
         relocation.register(Consent, handler=relocation.ConsentRelocation())
+        # Runs after auth's create_permissions for each app, so the group stays complete.
+        post_migrate.connect(
+            grant_administrator_everything, dispatch_uid="customers.grant_administrator"
+        )

@@ -90,8 +90,15 @@ def find_customer(identifiers: Mapping[str, object]) -> Customer | None:
     return None
 
 
-def live(customer: Customer) -> Customer:
-    """Follow a tombstone to the customer it was merged into."""
+def live(customer: Customer, *, refresh: bool = False) -> Customer:
+    """Follow a tombstone to the customer it was merged into (``refresh``: re-read it first)."""
+    if refresh:
+        merged_into_id = (
+            Customer.objects.filter(pk=customer.pk).values_list("merged_into_id", flat=True).first()
+        )
+        if merged_into_id is None:
+            return customer
+        customer = Customer.objects.get(pk=merged_into_id)
     seen = 0
     while customer.merged_into_id is not None and seen < 20:
         customer = Customer.objects.get(pk=customer.merged_into_id)
@@ -187,15 +194,19 @@ def _resolve(
         user_ids[anchor.pk] = ""
 
     # Every other matched profile: merge when the link is trusted, suggest otherwise.
+    merged_away: set[int] = set()
     for kind, other in matched.items():
-        if other.pk == anchor.pk:
+        if other.pk == anchor.pk or other.pk in merged_away:
             continue
         trusted = _is_trusted(kind, pairs=pairs, source=source, verified=verified)
-        held = {user_ids.get(anchor.pk) or None, user_ids.get(other.pk) or None} - {None}
+        # The anchor is about to hold this call's user_id too, if it holds none yet.
+        anchor_user_id = user_ids.get(anchor.pk) or user_id
+        held = {anchor_user_id, user_ids.get(other.pk) or None} - {None}
         if trusted and len(held) <= 1:
             first, second = sorted([anchor, other], key=lambda c: (c.created_at, c.pk))
             merge(survivor=first, duplicate=second, reason=f"{kind} link")
-            anchor = first
+            merged_away.add(second.pk)
+            anchor = Customer.objects.get(pk=first.pk)
             user_ids[anchor.pk] = next(iter(held), "")
         elif len(held) <= 1:
             suggest_merge(anchor, other, kind=kind, value=pairs[kind])
@@ -610,7 +621,7 @@ def record_interaction(
     Idempotent on (source, message_id): a replay returns the first row and ``created=False``
     and changes nothing. Writes on a tombstone land on its survivor.
     """
-    customer = live(customer)
+    customer = live(customer, refresh=True)
     now = timezone.now()
     occurred_at = occurred_at or now
     props = dict(properties or {})

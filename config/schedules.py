@@ -1,0 +1,27 @@
+"""The periodic tasks the product ships with.
+
+``manage.py setup_schedules`` creates each as a django-celery-beat row once; staff may then edit
+or disable it in the admin ("Periodic tasks") and the command never overwrites their change.
+Task names are explicit strings, so renaming a function never orphans a schedule.
+"""
+
+from typing import TypedDict
+
+
+class DefaultSchedule(TypedDict):
+    name: str
+    task: str
+    every_seconds: int
+    description: str
+    expires_seconds: int
+
+
+DEFAULT_SCHEDULES: list[DefaultSchedule] = [
+    {
+        "name": "Heartbeat",
+        "task": "customers.heartbeat",
+        "every_seconds": 60,
+        "description": "Proves beat and a worker are alive; /readyz and describe_setup read it.",
+        "expires_seconds": 55,
+    },
+]
