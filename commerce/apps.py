@@ -5,3 +5,15 @@ from django.utils.translation import gettext_lazy as _
 class CommerceConfig(AppConfig):
     name = "commerce"
     verbose_name = _("Commerce")
+
+    def ready(self) -> None:
+        from commerce import merging, reactors
+        from commerce.models import Cart, Order, StockAlert
+        from customers import reactors as event_log
+        from customers import relocation
+
+        relocation.register(Cart, handler=merging.CartRelocation())
+        relocation.register(Order)
+        relocation.register(StockAlert, handler=merging.StockAlertRelocation())
+        # Commerce reacts before journeys (order 20), so journeys see converted carts.
+        event_log.register(reactors.on_interaction, order=10, name="commerce")

@@ -1,0 +1,114 @@
+"""Segment e-commerce spec events keep products, the live cart and orders up to date.
+
+Registered on the customers event log in CommerceConfig.ready(), before journeys, so a journey
+reacting to the same event already sees the converted cart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from commerce import services
+from commerce.services import LineInput, to_decimal
+from customers.models import Interaction
+
+
+def _products(properties: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    items = properties.get("products")
+    if isinstance(items, list):
+        return [item for item in items if isinstance(item, Mapping)]
+    return [properties] if services.sku_of(properties) else []
+
+
+def _note_cart(interaction: Interaction, cart_id: int | None) -> None:
+    """Stamp our cart id on the event, so the timeline shows which cart it touched."""
+    if cart_id is not None and interaction.properties.get("crm_cart_id") != cart_id:
+        interaction.properties = {**interaction.properties, "crm_cart_id": cart_id}
+        Interaction.objects.filter(pk=interaction.pk).update(properties=interaction.properties)
+
+
+def product_viewed(interaction: Interaction) -> None:
+    services.product_from_event(interaction.properties)
+
+
+def product_added(interaction: Interaction) -> None:
+    props = interaction.properties
+    if not services.sku_of(props):
+        return
+    services.product_from_event(props)
+    cart = services.add_to_cart(
+        interaction.customer,
+        LineInput.from_event(props),
+        channel=interaction.channel,
+        at=interaction.occurred_at,
+    )
+    _note_cart(interaction, cart.pk)
+
+
+def product_removed(interaction: Interaction) -> None:
+    props = interaction.properties
+    if not services.sku_of(props):
+        return
+    cart = services.remove_from_cart(
+        interaction.customer, LineInput.from_event(props), at=interaction.occurred_at
+    )
+    _note_cart(interaction, cart.pk if cart else None)
+
+
+def cart_viewed(interaction: Interaction) -> None:
+    cart = services.active_cart(interaction.customer, create=False)
+    _note_cart(interaction, cart.pk if cart else None)
+
+
+def checkout_started(interaction: Interaction) -> None:
+    cart = services.start_checkout(interaction.customer, at=interaction.occurred_at)
+    _note_cart(interaction, cart.pk if cart else None)
+
+
+def order_completed(interaction: Interaction) -> None:
+    props = interaction.properties
+    external_id = next(
+        (str(props[key]) for key in ("order_id", "orderId", "checkout_id") if props.get(key)),
+        f"event:{interaction.pk}",
+    )
+    cart = services.active_cart(interaction.customer, create=False)
+    order, _ = services.place_order(
+        interaction.customer,
+        external_id=external_id[:100],
+        lines=[LineInput.from_event(item) for item in _products(props)],
+        channel=interaction.channel,
+        source=interaction.source,
+        currency=str(props.get("currency") or ""),
+        total=to_decimal(props.get("total", props.get("revenue"))),
+        subtotal=to_decimal(props.get("subtotal")),
+        discount=to_decimal(props.get("discount")),
+        tax=to_decimal(props.get("tax")),
+        shipping=to_decimal(props.get("shipping")),
+        coupon=str(props.get("coupon") or ""),
+        placed_at=interaction.occurred_at,
+    )
+    interaction.properties = {**props, "crm_order_id": order.pk}
+    if cart is not None:
+        interaction.properties["crm_cart_id"] = cart.pk
+    Interaction.objects.filter(pk=interaction.pk).update(properties=interaction.properties)
+
+
+HANDLERS: dict[str, Callable[[Interaction], None]] = {
+    "Product Viewed": product_viewed,
+    "Product Clicked": product_viewed,
+    "Product Added": product_added,
+    "Product Removed": product_removed,
+    "Cart Viewed": cart_viewed,
+    "Checkout Started": checkout_started,
+    "Order Completed": order_completed,
+}
+
+
+def on_interaction(interaction: Interaction) -> None:
+    """The commerce reactor: route an e-commerce event to its handler; ignore everything else."""
+    if interaction.type not in (Interaction.Type.TRACK, Interaction.Type.ORDER):
+        return
+    handler = HANDLERS.get(interaction.name)
+    if handler is not None:
+        handler(interaction)

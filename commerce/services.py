@@ -1,0 +1,347 @@
+"""Write use-cases of commerce: products and stock, the live cart, orders, stock alerts.
+
+E-commerce events (Segment's spec) reach these through ``commerce.reactors``; the REST API calls
+them directly. Every function owns its transaction and is safe to call again with the same input.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from commerce.models import Cart, CartLine, Order, OrderLine, Product, Restock
+from customers.models import Customer, Source
+
+logger = logging.getLogger(__name__)
+
+
+def to_decimal(value: object) -> Decimal | None:
+    """A money amount from JSON (number or string), or None when it is not one."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite() or abs(amount) >= Decimal("1e12"):
+        return None
+    return amount.quantize(Decimal("0.01"))
+
+
+def to_quantity(value: object, default: int = 1) -> int:
+    """A positive whole quantity from JSON, ``default`` when absent or nonsense (capped)."""
+    if isinstance(value, bool):
+        return default
+    try:
+        quantity = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return default
+    return min(max(quantity, 0), 100_000)
+
+
+def sku_of(item: Mapping[str, Any]) -> str:
+    """The SKU of a Segment product object: ``sku``, else ``product_id``, else ``id``."""
+    for key in ("sku", "product_id", "productId", "id"):
+        value = item.get(key)
+        if value not in (None, ""):
+            return str(value).strip()[:100]
+    return ""
+
+
+@dataclass(frozen=True)
+class LineInput:
+    sku: str
+    quantity: int
+    name: str = ""
+    price: Decimal | None = None
+
+    @classmethod
+    def from_event(cls, item: Mapping[str, Any]) -> LineInput:
+        return cls(
+            sku=sku_of(item),
+            quantity=to_quantity(item.get("quantity"), 1),
+            name=str(item.get("name") or "")[:300],
+            price=to_decimal(item.get("price")),
+        )
+
+
+# --- Products ---------------------------------------------------------------------------------
+
+
+def upsert_product(
+    *,
+    sku: str,
+    name: str | None = None,
+    url: str | None = None,
+    image_url: str | None = None,
+    price: Decimal | None = None,
+    currency: str | None = None,
+    stock_quantity: int | None = None,
+    set_stock: bool = False,
+) -> Product:
+    """Create or update a product by SKU; a stock change from ≤0 to >0 records a Restock."""
+    with transaction.atomic():
+        product, _ = Product.objects.select_for_update().get_or_create(sku=sku)
+        changed: list[str] = []
+        for field, value in (
+            ("name", name),
+            ("url", url),
+            ("image_url", image_url),
+            ("price", price),
+            ("currency", currency.upper()[:3] if currency else None),
+        ):
+            if value not in (None, "") and getattr(product, field) != value:
+                setattr(product, field, value)
+                changed.append(field)
+        if set_stock and product.stock_quantity != stock_quantity:
+            previous = product.stock_quantity
+            product.stock_quantity = stock_quantity
+            changed.append("stock_quantity")
+            if previous is not None and previous <= 0 and (stock_quantity or 0) > 0:
+                Restock.objects.create(
+                    product=product, previous_quantity=previous, quantity=stock_quantity or 0
+                )
+        if changed:
+            product.save(update_fields=[*changed, "updated_at"])
+        return product
+
+
+def product_from_event(item: Mapping[str, Any]) -> Product | None:
+    """Upsert the product an e-commerce event describes (never its stock)."""
+    sku = sku_of(item)
+    if not sku:
+        return None
+    return upsert_product(
+        sku=sku,
+        name=str(item.get("name") or "")[:300] or None,
+        url=_url(item.get("url")),
+        image_url=_url(item.get("image_url") or item.get("imageUrl")),
+        price=to_decimal(item.get("price")),
+        currency=str(item.get("currency") or "")[:3] or None,
+    )
+
+
+def _url(value: object) -> str | None:
+    text = str(value or "")
+    return text[:1000] if text.startswith(("http://", "https://")) else None
+
+
+# --- The live cart -------------------------------------------------------------------------------
+
+
+def active_cart(customer: Customer, *, create: bool = True) -> Cart | None:
+    """The customer's one active cart (created on demand); race-safe via the unique constraint."""
+    cart = Cart.objects.filter(customer=customer, status=Cart.Status.ACTIVE).first()
+    if cart is not None or not create:
+        return cart
+    try:
+        with transaction.atomic():
+            return Cart.objects.create(customer=customer)
+    except IntegrityError:
+        return Cart.objects.get(customer=customer, status=Cart.Status.ACTIVE)
+
+
+def add_to_cart(
+    customer: Customer, line: LineInput, *, channel: str, at: datetime | None = None
+) -> Cart:
+    """Add ``line.quantity`` of a SKU to the live cart; the line keeps its first channel."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        cart = active_cart(customer)
+        assert cart is not None
+        product = Product.objects.filter(sku=line.sku).first()
+        price = line.price if line.price is not None else (product.price if product else None)
+        updated = CartLine.objects.filter(cart=cart, sku=line.sku).update(
+            quantity=F("quantity") + line.quantity
+        )
+        if not updated:
+            CartLine.objects.create(
+                cart=cart,
+                product=product,
+                sku=line.sku,
+                name=line.name or (product.name if product else ""),
+                price=price,
+                quantity=line.quantity,
+                channel=channel,
+                added_at=at,
+            )
+        Cart.objects.filter(pk=cart.pk).update(changed_at=at)
+        return cart
+
+
+def remove_from_cart(
+    customer: Customer, line: LineInput, *, at: datetime | None = None
+) -> Cart | None:
+    """Take ``line.quantity`` of a SKU out of the live cart (the whole line if it drops to 0)."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        cart = active_cart(customer, create=False)
+        if cart is None:
+            return None
+        row = CartLine.objects.select_for_update().filter(cart=cart, sku=line.sku).first()
+        if row is None:
+            return cart
+        if row.quantity <= line.quantity:
+            row.delete()
+        else:
+            CartLine.objects.filter(pk=row.pk).update(quantity=F("quantity") - line.quantity)
+        Cart.objects.filter(pk=cart.pk).update(changed_at=at)
+        return cart
+
+
+def replace_cart(
+    customer: Customer,
+    lines: Sequence[LineInput],
+    *,
+    channel: str,
+    currency: str = "",
+    at: datetime | None = None,
+) -> Cart:
+    """Make the live cart hold exactly these lines (PUT semantics); same SKUs are summed."""
+    at = at or timezone.now()
+    wanted: dict[str, LineInput] = {}
+    for line in lines:
+        if line.sku in wanted:
+            prior = wanted[line.sku]
+            line = LineInput(line.sku, prior.quantity + line.quantity, line.name, line.price)
+        wanted[line.sku] = line
+    with transaction.atomic():
+        cart = active_cart(customer)
+        assert cart is not None
+        existing = {row.sku: row for row in cart.lines.select_for_update()}
+        CartLine.objects.filter(cart=cart).exclude(sku__in=list(wanted)).delete()
+        products = Product.objects.in_bulk(list(wanted), field_name="sku")
+        for sku, line in wanted.items():
+            product = products.get(sku)
+            price = line.price if line.price is not None else (product.price if product else None)
+            if line.quantity <= 0:
+                CartLine.objects.filter(cart=cart, sku=sku).delete()
+            elif sku in existing:
+                CartLine.objects.filter(pk=existing[sku].pk).update(
+                    quantity=line.quantity, price=price, name=line.name or existing[sku].name
+                )
+            else:
+                CartLine.objects.create(
+                    cart=cart,
+                    product=product,
+                    sku=sku,
+                    name=line.name or (product.name if product else ""),
+                    price=price,
+                    quantity=line.quantity,
+                    channel=channel,
+                    added_at=at,
+                )
+        Cart.objects.filter(pk=cart.pk).update(
+            changed_at=at, currency=currency.upper()[:3] or cart.currency
+        )
+        cart.refresh_from_db()
+        return cart
+
+
+def start_checkout(customer: Customer, *, at: datetime | None = None) -> Cart | None:
+    """Note that the customer began checking out their live cart."""
+    cart = active_cart(customer, create=False)
+    if cart is not None:
+        Cart.objects.filter(pk=cart.pk).update(checkout_started_at=at or timezone.now())
+    return cart
+
+
+# --- Orders ---------------------------------------------------------------------------------------
+
+
+def place_order(
+    customer: Customer,
+    *,
+    external_id: str,
+    lines: Iterable[LineInput],
+    channel: str,
+    source: Source | None = None,
+    currency: str = "",
+    total: Decimal | None = None,
+    subtotal: Decimal | None = None,
+    discount: Decimal | None = None,
+    tax: Decimal | None = None,
+    shipping: Decimal | None = None,
+    coupon: str = "",
+    placed_at: datetime | None = None,
+) -> tuple[Order, bool]:
+    """Create an order once per external id; converts the live cart and updates the customer's
+    order aggregates. Unknown SKUs are kept as lines without a product. Returns (order, created).
+    """
+    placed_at = placed_at or timezone.now()
+    lines = [line for line in lines if line.sku]
+    with transaction.atomic():
+        existing = Order.objects.filter(external_id=external_id).first()
+        if existing is not None:
+            return existing, False
+        products = Product.objects.in_bulk([line.sku for line in lines], field_name="sku")
+        computed = sum(((line.price or Decimal(0)) * line.quantity for line in lines), Decimal(0))
+        subtotal = subtotal if subtotal is not None else computed
+        discount = discount or Decimal(0)
+        tax, shipping = tax or Decimal(0), shipping or Decimal(0)
+        if total is None:
+            total = subtotal - discount + tax + shipping
+        try:
+            with transaction.atomic():
+                order = Order.objects.create(
+                    customer=customer,
+                    external_id=external_id,
+                    channel=channel,
+                    source=source,
+                    currency=currency.upper()[:3],
+                    subtotal=subtotal,
+                    discount=discount,
+                    tax=tax,
+                    shipping=shipping,
+                    total=total,
+                    coupon=coupon[:100],
+                    placed_at=placed_at,
+                )
+        except IntegrityError:  # the same order arrived on another request a moment ago
+            return Order.objects.get(external_id=external_id), False
+        OrderLine.objects.bulk_create(
+            OrderLine(
+                order=order,
+                product=products.get(line.sku),
+                sku=line.sku,
+                name=line.name or getattr(products.get(line.sku), "name", ""),
+                price=line.price or Decimal(0),
+                quantity=line.quantity or 1,
+            )
+            for line in lines
+        )
+        Cart.objects.filter(customer=customer, status=Cart.Status.ACTIVE).update(
+            status=Cart.Status.CONVERTED, converted_at=placed_at, order=order
+        )
+        _add_to_aggregates(customer, order)
+        return order, True
+
+
+def _add_to_aggregates(customer: Customer, order: Order) -> None:
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    customer.order_count += 1
+    customer.total_spent += order.total
+    customer.first_order_at = min(filter(None, [customer.first_order_at, order.placed_at]))
+    customer.last_order_at = max(filter(None, [customer.last_order_at, order.placed_at]))
+    stages = [choice for choice, _ in Customer.Stage.choices]
+    target = Customer.Stage.RETENTION if customer.order_count >= 2 else Customer.Stage.PURCHASE
+    if stages.index(customer.stage) < stages.index(target):
+        customer.stage = target
+    customer.save(
+        update_fields=[
+            "order_count",
+            "total_spent",
+            "first_order_at",
+            "last_order_at",
+            "stage",
+            "updated_at",
+        ]
+    )

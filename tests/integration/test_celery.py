@@ -1,0 +1,39 @@
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core.cache import cache
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
+
+from config.celery import app
+from config.schedules import DEFAULT_SCHEDULES
+from customers.tasks import HEARTBEAT_KEY, heartbeat
+
+
+@pytest.fixture
+def celery_worker_on_configured_broker(settings):
+    """A real worker thread on the configured broker (filesystem:// or Redis in CI)."""
+    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
+        yield
+
+
+@pytest.mark.django_db
+def test_a_real_worker_runs_the_heartbeat_through_the_broker(celery_worker_on_configured_broker):
+    cache.delete(HEARTBEAT_KEY)
+    heartbeat.delay()
+    deadline = time.monotonic() + 20
+    while cache.get(HEARTBEAT_KEY) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert cache.get(HEARTBEAT_KEY) is not None
+
+
+@pytest.mark.django_db
+def test_setup_schedules_creates_each_schedule_once_and_keeps_staff_edits():
+    call_command("setup_schedules")
+    task = PeriodicTask.objects.get(name=DEFAULT_SCHEDULES[0]["name"])
+    task.enabled = False
+    task.save()
+    call_command("setup_schedules")
+    assert PeriodicTask.objects.filter(name=DEFAULT_SCHEDULES[0]["name"]).count() == 1
+    assert PeriodicTask.objects.get(pk=task.pk).enabled is False
