@@ -17,7 +17,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from commerce.models import Cart, CartLine, Order, OrderLine, Product, Restock
+from commerce.models import Cart, CartLine, Order, OrderLine, Product, Restock, StockAlert
+from customers.errors import DomainError
 from customers.models import Customer, Source
 
 logger = logging.getLogger(__name__)
@@ -345,3 +346,105 @@ def _add_to_aggregates(customer: Customer, order: Order) -> None:
             "updated_at",
         ]
     )
+
+
+# --- Back-in-stock alerts -------------------------------------------------------------------------
+
+ALERT_ADDRESS_KIND = {"email": "email", "sms": "phone", "whatsapp": "phone", "push": None}
+CONFIRM_SALT = "commerce.stock-alert"
+
+
+def request_stock_alert(customer: Customer, *, product: Product, channel: str) -> StockAlert:
+    """Subscribe the customer to "back in stock" for a product on a channel (idempotent).
+
+    Double opt-in: unless the channel's address is verified, the alert waits (``pending``)
+    for the customer to follow the confirmation link sent to that address, so nobody can
+    subscribe somebody else. A phone must be verified already (SMS confirmation arrives with
+    the outbox). Raises DomainError("no_address" / "unverified_address").
+    """
+    from customers.models import Identity
+
+    kind = ALERT_ADDRESS_KIND.get(channel)
+    with transaction.atomic():
+        live = StockAlert.objects.filter(
+            customer=customer,
+            product=product,
+            status__in=[StockAlert.Status.PENDING, StockAlert.Status.ACTIVE],
+        ).first()
+        if live is not None:
+            return live
+        identity = None
+        if kind is not None:
+            identity = (
+                Identity.objects.filter(customer=customer, kind=kind)
+                .order_by("-verified", "created_at")
+                .first()
+            )
+            if identity is None:
+                raise DomainError(
+                    "no_address", f"This customer has no {kind} to notify.", status=422
+                )
+            if not identity.verified and kind != "email":
+                raise DomainError(
+                    "unverified_address",
+                    "Verify this phone number before subscribing it to alerts.",
+                    status=422,
+                )
+        status = (
+            StockAlert.Status.PENDING
+            if identity is not None and not identity.verified
+            else StockAlert.Status.ACTIVE
+        )
+        try:
+            with transaction.atomic():
+                alert = StockAlert.objects.create(
+                    customer=customer,
+                    product=product,
+                    channel=channel,
+                    status=status,
+                    address=identity.value if identity else "",
+                    confirmed_at=None if status == StockAlert.Status.PENDING else timezone.now(),
+                )
+        except IntegrityError:
+            return StockAlert.objects.get(
+                customer=customer, product=product, status__in=["pending", "active"]
+            )
+        if status == StockAlert.Status.PENDING:
+            from commerce.tasks import send_alert_confirmation
+
+            send_alert_confirmation.delay_on_commit(alert.pk)
+        return alert
+
+
+def confirmation_token(alert: StockAlert) -> str:
+    from django.core import signing
+
+    return signing.dumps({"alert": alert.pk, "address": alert.address}, salt=CONFIRM_SALT)
+
+
+def confirm_stock_alert(token: str) -> StockAlert:
+    """Activate the alert a confirmation link names and mark its address verified (the person
+    proved they read it). Links live 7 days. Raises DomainError("invalid_link")."""
+    from django.core import signing
+
+    from customers.models import Identity
+
+    try:
+        data = signing.loads(token, salt=CONFIRM_SALT, max_age=7 * 24 * 3600)
+    except signing.BadSignature as error:
+        raise DomainError(
+            "invalid_link", "This confirmation link is invalid or expired."
+        ) from error
+    with transaction.atomic():
+        alert = StockAlert.objects.select_for_update().filter(pk=data.get("alert")).first()
+        if alert is None or alert.address != data.get("address"):
+            raise DomainError("invalid_link", "This confirmation link is invalid or expired.")
+        if alert.status == StockAlert.Status.PENDING:
+            alert.status, alert.confirmed_at = StockAlert.Status.ACTIVE, timezone.now()
+            alert.save(update_fields=["status", "confirmed_at"])
+            Identity.objects.filter(
+                customer=alert.customer_id,
+                kind=ALERT_ADDRESS_KIND.get(alert.channel) or "",
+                value=alert.address,
+            ).update(verified=True)
+        return alert

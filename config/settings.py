@@ -121,12 +121,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (throttles, beat heartbeat) ----------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     # A file cache is shared by every local process (web, worker, beat), unlike locmem.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                          "LOCATION": str(VAR_DIR / "cache")}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -195,22 +200,71 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["customers.api.auth.SourceKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "customers.api.errors.exception_handler",
+    "DEFAULT_METADATA_CLASS": None,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Omnichannel CRM API",
+    "DESCRIPTION": "Tracking API (Segment-compatible) and REST API for storefronts. "
+    "Authenticate with a source's API key: HTTP Basic (key as user name, empty password) "
+    "or `Authorization: Bearer <key>`.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.add_error_responses",
+    ],
 }
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "crm@localhost")
 
 # --- Identity resolution --------------------------------------------------------------------
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "IR").upper()
 # Values that storefront forms and SDKs send when they have nothing real. They never identify
 # anyone, so they can never merge two people (Segment's "blocked values" merge protection).
 IDENTITY_JUNK_VALUES = [
-    "null", "none", "nil", "undefined", "unknown", "n/a", "na", "-", "0", "test", "anonymous",
-    "test@test.com", "test@example.com", "example@example.com", "email@example.com",
-    "noemail@noemail.com", "no@email.com", "none@none.com", "a@a.com",
-    "0000000000", "00000000000", "1111111111", "1234567890", "123456789",
+    "null",
+    "none",
+    "nil",
+    "undefined",
+    "unknown",
+    "n/a",
+    "na",
+    "-",
+    "0",
+    "test",
+    "anonymous",
+    "test@test.com",
+    "test@example.com",
+    "example@example.com",
+    "email@example.com",
+    "noemail@noemail.com",
+    "no@email.com",
+    "none@none.com",
+    "a@a.com",
+    "0000000000",
+    "00000000000",
+    "1111111111",
+    "1234567890",
+    "123456789",
     *envlist("IDENTITY_JUNK_VALUES_EXTRA", ""),
 ]
 # How many identities of one kind one customer may hold; beyond it a new value is not attached

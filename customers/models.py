@@ -49,6 +49,12 @@ class Source(models.Model):
             "two existing profiles automatically."
         ),
     )
+    rate_limit = models.PositiveIntegerField(
+        _("requests per minute"),
+        default=6000,
+        help_text=_("API requests this source may make per minute; 0 means no limit."),
+    )
+    active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -70,6 +76,47 @@ class Source(models.Model):
         }.get(self.kind, ChannelKind.OTHER)
 
 
+class ApiKey(models.Model):
+    """A source's secret for the APIs: shown once, stored as a SHA-256 hash, scoped, revocable."""
+
+    class Scope(models.TextChoices):
+        TRACK = "track", _("Send tracking events")
+        READ = "read", _("Read customers, carts and orders")
+        WRITE = "write", _("Change customers, carts, orders, products and consents")
+
+    source = models.ForeignKey(
+        Source, verbose_name=_("source"), on_delete=models.CASCADE, related_name="keys"
+    )
+    name = models.CharField(_("label"), max_length=100, blank=True)
+    # The first characters of the key, stored in clear to find the row and to tell keys apart.
+    prefix = models.CharField(_("key prefix"), max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.source})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
 class CustomerQuerySet(models.QuerySet["Customer"]):
     def live(self) -> CustomerQuerySet:
         return self.filter(merged_into__isnull=True)
@@ -88,9 +135,7 @@ class Customer(models.Model):
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     first_name = models.CharField(_("first name"), max_length=150, blank=True)
     last_name = models.CharField(_("last name"), max_length=150, blank=True)
-    locale = models.CharField(
-        _("language"), max_length=10, blank=True, choices=settings.LANGUAGES
-    )
+    locale = models.CharField(_("language"), max_length=10, blank=True, choices=settings.LANGUAGES)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     stage = models.CharField(
         _("lifecycle stage"), max_length=20, choices=Stage.choices, default=Stage.AWARENESS
@@ -246,9 +291,7 @@ class Interaction(models.Model):
         ]
         indexes = [
             # Used by selectors.timeline(): one keyset scan, newest first, per customer.
-            models.Index(
-                fields=["customer", "-occurred_at", "-id"], name="customers_timeline"
-            ),
+            models.Index(fields=["customer", "-occurred_at", "-id"], name="customers_timeline"),
             models.Index(
                 fields=["customer", "channel", "-occurred_at", "-id"],
                 name="customers_timeline_channel",

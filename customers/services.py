@@ -181,15 +181,19 @@ def _resolve(
                 continue
             # A storefront device is anchored by its own ids; an address typed into a form on
             # it must not pull the device into somebody else's profile.
-            if has_account_kind and kind not in ACCOUNT_KINDS and not _is_trusted(
-                kind, pairs=pairs, source=source, verified=verified
+            if (
+                has_account_kind
+                and kind not in ACCOUNT_KINDS
+                and not _is_trusted(kind, pairs=pairs, source=source, verified=verified)
             ):
                 continue
             anchor = candidate
             break
     if anchor is None:
         if not create:
-            raise DomainError("customer_not_found", "No customer has these identifiers.", status=404)
+            raise DomainError(
+                "customer_not_found", "No customer has these identifiers.", status=404
+            )
         anchor = Customer.objects.create(first_seen_at=timezone.now())
         user_ids[anchor.pk] = ""
 
@@ -301,7 +305,20 @@ TRAIT_FIELDS = {
     "timezone": "time_zone",
     "time_zone": "time_zone",
 }
-IDENTIFIER_TRAITS = {"email", "phone", "userId", "user_id", "anonymousId", "anonymous_id"}
+IDENTIFIER_TRAITS = {
+    "email": "email",
+    "phone": "phone",
+    "userId": "user_id",
+    "user_id": "user_id",
+    "anonymousId": "anonymous_id",
+    "anonymous_id": "anonymous_id",
+}
+
+
+def _is_identifier_trait(key: str, value: object) -> bool:
+    """An email/phone/id trait that became an identity; one we cannot parse stays a trait."""
+    kind = IDENTIFIER_TRAITS.get(key)
+    return kind is not None and normalize_identifier(kind, value) is not None
 
 
 def apply_traits(customer: Customer, traits: Mapping[str, Any]) -> Customer:
@@ -327,7 +344,7 @@ def apply_traits(customer: Customer, traits: Mapping[str, Any]) -> Customer:
     custom = {
         k: v
         for k, v in traits.items()
-        if k not in TRAIT_FIELDS and k not in IDENTIFIER_TRAITS and k != "name"
+        if k not in TRAIT_FIELDS and k != "name" and not _is_identifier_trait(k, v)
     }
     if custom and any(customer.traits.get(k) != v for k, v in custom.items()):
         customer.traits = {**customer.traits, **custom}
@@ -337,6 +354,25 @@ def apply_traits(customer: Customer, traits: Mapping[str, Any]) -> Customer:
         if changed & {"first_name", "last_name"}:
             refresh_search_text([customer.pk])
     return customer
+
+
+def update_profile(
+    customer: Customer, *, fields: Mapping[str, Any], traits: Mapping[str, Any]
+) -> Customer:
+    """Set profile fields (names, locale, time zone) and merge custom traits in."""
+    allowed = {"first_name", "last_name", "locale", "time_zone"}
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        changed = [name for name, value in fields.items() if name in allowed]
+        for name in changed:
+            setattr(customer, name, fields[name])
+        if traits:
+            customer.traits = {**customer.traits, **traits}
+            changed.append("traits")
+        if changed:
+            customer.save(update_fields=[*changed, "updated_at"])
+            refresh_search_text([customer.pk])
+        return customer
 
 
 def _phone_forms(e164: str) -> list[str]:
@@ -378,9 +414,7 @@ def refresh_search_text(customer_ids: Iterable[int]) -> None:
 def _lock(*customer_ids: int) -> dict[int, Customer]:
     """Lock customers in primary-key order and return fresh copies."""
     rows = (
-        Customer.objects.select_for_update(no_key=True)
-        .filter(pk__in=customer_ids)
-        .order_by("pk")
+        Customer.objects.select_for_update(no_key=True).filter(pk__in=customer_ids).order_by("pk")
     )
     return {c.pk: c for c in rows}
 
@@ -460,8 +494,8 @@ def merge(
         Customer.objects.filter(pk__in=tombstones).update(merged_into=survivor)
         moved["tombstones"] = tombstones
         record.moved = moved
-        record.consent_before = moved.get("customers.consent", {}).get("state", {}).get(
-            "survivor_before", []
+        record.consent_before = (
+            moved.get("customers.consent", {}).get("state", {}).get("survivor_before", [])
         )
         duplicate.merged_into, duplicate.merged_at = survivor, timezone.now()
         duplicate.save(update_fields=["merged_into", "merged_at", "updated_at"])

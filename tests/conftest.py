@@ -12,6 +12,38 @@ def pytest_report_header(config):
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    return f"database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('NAME')}; broker: " + (
-        settings.CELERY_BROKER_URL.split("@")[-1]
+    return (
+        f"database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('NAME')}; broker: "
+        + (settings.CELERY_BROKER_URL.split("@")[-1])
     )
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(settings):
+    """Throttle counters and heartbeats must not leak between tests or xdist workers."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def source_key(db):
+    """A web source and a plaintext key with every scope: (source, key)."""
+    from customers import apikeys
+    from tests.customers.factories import SourceFactory
+
+    source = SourceFactory(name="Web shop", kind="web")
+    _, raw = apikeys.create_key(source)
+    return source, raw
+
+
+@pytest.fixture
+def api(source_key):
+    """A DRF test client authenticated with the source key as a Bearer token."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {source_key[1]}")
+    client.source = source_key[0]
+    return client

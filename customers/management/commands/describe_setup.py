@@ -19,7 +19,7 @@ class Command(BaseCommand):
         db = settings.DATABASES["default"]
         engine = db["ENGINE"].rsplit(".", 1)[-1]
         if engine == "sqlite3":
-            database = f"SQLite file {db['NAME']} (embedded default; set DATABASE_URL for PostgreSQL)"
+            database = f"SQLite file {db['NAME']} (embedded default; DATABASE_URL for PostgreSQL)"
         else:
             database = f"{engine} {db.get('HOST') or 'socket'}:{db.get('PORT') or ''}/{db['NAME']}"
         broker = settings.CELERY_BROKER_URL
@@ -28,7 +28,8 @@ class Command(BaseCommand):
         cache = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
         self.stdout.write(f"database: {database}")
         self.stdout.write(f"broker:   {_redact(broker)}")
-        self.stdout.write(f"cache:    {cache} {_redact(str(settings.CACHES['default']['LOCATION']))}")
+        location = _redact(str(settings.CACHES["default"]["LOCATION"]))
+        self.stdout.write(f"cache:    {cache} {location}")
         if options["logins"]:
             from customers.demo import DEMO_LOGINS
 
@@ -36,4 +37,4 @@ class Command(BaseCommand):
             self.stdout.write(f"Admin: {settings.SITE_URL.rstrip('/')}/admin/")
             for role, username, password in DEMO_LOGINS:
                 self.stdout.write(f"  {role:<15} {username} / {password}")
-            self.stdout.write("Starting web (gunicorn), Celery worker and Celery beat; Ctrl-C stops.")
+            self.stdout.write("Starting web (gunicorn), Celery worker and beat; Ctrl-C stops.")

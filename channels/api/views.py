@@ -1,0 +1,143 @@
+"""The tracking API: Segment's HTTP Tracking API, served at /ingest/v1/<call>."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import BaseParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from channels import tracking
+from customers.api.auth import SourceKeyAuthentication, SourceRateThrottle, scoped
+from customers.api.errors import ApiError
+
+# The request body is read and decompressed here, with our limits, instead of by DRF's parsers.
+MAX_COMPRESSED_BYTES = tracking.MAX_BATCH_BYTES + 64 * 1024
+
+
+class RawParser(BaseParser):
+    """Lets the view read the body itself (any content type storefront SDKs send)."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None):
+        return None
+
+
+def read_json(request: Request, *, limit: int) -> Any:
+    """The JSON body, gunzipped when sent with Content-Encoding: gzip, at most ``limit`` bytes
+    after decompression; ApiError 413 beyond it, 400 for broken gzip or JSON."""
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > max(limit, MAX_COMPRESSED_BYTES):
+        raise ApiError(
+            "payload_too_large", f"The body may be at most {limit} bytes.", status_code=413
+        )
+    body = request._request.read(max(limit, MAX_COMPRESSED_BYTES) + 1)
+    if len(body) > max(limit, MAX_COMPRESSED_BYTES):
+        raise ApiError(
+            "payload_too_large", f"The body may be at most {limit} bytes.", status_code=413
+        )
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if encoding == "gzip":
+        body = _gunzip(body, limit=limit)
+    elif encoding not in ("", "identity"):
+        raise ApiError("unsupported_encoding", f"Content-Encoding {encoding!r} is not supported.")
+    if len(body) > limit:
+        raise ApiError(
+            "payload_too_large", f"The body may be at most {limit} bytes.", status_code=413
+        )
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ApiError("invalid_json", f"The body is not valid JSON: {error}") from error
+
+
+def _gunzip(body: bytes, *, limit: int) -> bytes:
+    # A decompressor with a cap: a gzip bomb stops at limit + 1 bytes, never fills memory.
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = decompressor.decompress(body, limit + 1)
+        if not decompressor.eof and len(data) <= limit:
+            raise ApiError("invalid_gzip", "The gzip body is truncated.")
+    except (zlib.error, gzip.BadGzipFile) as error:
+        raise ApiError("invalid_gzip", "The body is not valid gzip.") from error
+    if len(data) > limit:
+        raise ApiError(
+            "payload_too_large", f"The body may be at most {limit} bytes.", status_code=413
+        )
+    return data
+
+
+class TrackingView(APIView):
+    authentication_classes = [SourceKeyAuthentication]
+    permission_classes = [scoped("track")]
+    throttle_classes = [SourceRateThrottle]
+    parser_classes = [RawParser]
+    message_type = ""
+
+    @extend_schema(
+        request={"application/json": {"type": "object"}},
+        responses={200: OpenApiResponse(description="Accepted (or a replayed messageId).")},
+        tags=["tracking"],
+    )
+    def post(self, request: Request) -> Response:
+        message = read_json(request, limit=tracking.MAX_MESSAGE_BYTES)
+        if not isinstance(message, dict):
+            raise ApiError("invalid_message", "The body must be a JSON object.")
+        try:
+            tracking.apply_message(
+                message,
+                source=request.auth.source,
+                received_at=timezone.now(),
+                type_=self.message_type,
+            )
+        except tracking.MessageError as error:
+            raise ApiError(error.code, error.message) from error
+        return Response({"success": True})
+
+
+class BatchResponse(serializers.Serializer):
+    success = serializers.BooleanField()
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = serializers.ListField(child=serializers.DictField())
+
+
+class BatchView(TrackingView):
+    @extend_schema(
+        request={"application/json": {"type": "object"}},
+        responses={200: BatchResponse},
+        tags=["tracking"],
+    )
+    def post(self, request: Request) -> Response:
+        payload = read_json(request, limit=tracking.MAX_BATCH_BYTES)
+        batch = payload.get("batch") if isinstance(payload, dict) else None
+        if not isinstance(batch, list):
+            raise ApiError("invalid_batch", "The body must be an object with a 'batch' list.")
+        if len(batch) > tracking.MAX_BATCH_MESSAGES:
+            raise ApiError(
+                "batch_too_large",
+                f"A batch may hold at most {tracking.MAX_BATCH_MESSAGES} messages.",
+                status_code=413,
+            )
+        try:
+            sent_at = tracking._time(payload, "sentAt")
+        except tracking.MessageError as error:
+            raise ApiError(error.code, error.message) from error
+        result = tracking.apply_batch(batch, source=request.auth.source, sent_at=sent_at)
+        return Response(
+            {
+                "success": True,
+                "accepted": result.accepted,
+                "duplicates": result.duplicates,
+                "rejected": [r.as_json() for r in result.rejected],
+            }
+        )

@@ -1,0 +1,276 @@
+"""The Segment-compatible tracking API's use-case: validate and apply tracking messages.
+
+One message is one call (identify, track, page, screen, group, alias). Each is applied in its own
+savepoint, so a batch keeps every valid message and reports each rejected one with its reason.
+Replaying a ``messageId`` from the same source changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from customers import services as customers
+from customers.errors import DomainError
+from customers.models import ChannelKind, Customer, Interaction, Source
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_BATCH_MESSAGES = 2500
+# Beyond this the client clock is not corrected but replaced: a timestamp from the far future or
+# the distant past is a broken device clock, not history.
+MAX_FUTURE = timedelta(days=1)
+
+
+class MessageError(Exception):
+    """A message we reject, with a stable code and a reason for the sender."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    message_id: str
+    code: str
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "messageId": self.message_id,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+
+
+def message_size(message: Any) -> int:
+    return len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def _text(message: Mapping[str, Any], key: str, *, limit: int = 255) -> str:
+    value = message.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise MessageError("invalid_field", f"'{key}' must be a string.")
+    text = str(value).strip()
+    if len(text) > limit:
+        raise MessageError("invalid_field", f"'{key}' is longer than {limit} characters.")
+    return text
+
+
+def _object(message: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = message.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MessageError("invalid_field", f"'{key}' must be an object.")
+    return value
+
+
+def _time(message: Mapping[str, Any], key: str) -> datetime | None:
+    value = message.get(key)
+    if value in (None, ""):
+        return None
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise MessageError("invalid_timestamp", f"'{key}' is not an ISO 8601 date-time.")
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.UTC)
+    return parsed
+
+
+def occurred_at(message: Mapping[str, Any], *, received_at: datetime, sent_at: datetime | None):
+    """When it happened, with the sender's clock skew removed as Segment does:
+    ``timestamp + (receivedAt - sentAt)``; a missing timestamp means "when received"."""
+    timestamp = _time(message, "timestamp") or _time(message, "originalTimestamp")
+    sent_at = _time(message, "sentAt") or sent_at
+    if timestamp is None:
+        return received_at
+    if sent_at is not None:
+        timestamp = timestamp + (received_at - sent_at)
+    if timestamp > received_at + MAX_FUTURE:
+        return received_at
+    return timestamp
+
+
+def _identifiers(message: Mapping[str, Any]) -> dict[str, str]:
+    ids = {
+        "user_id": _text(message, "userId"),
+        "anonymous_id": _text(message, "anonymousId"),
+    }
+    ids = {kind: value for kind, value in ids.items() if value}
+    if not ids:
+        raise MessageError("missing_identifier", "Send a userId or an anonymousId.")
+    return ids
+
+
+def _customer(ids: Mapping[str, Any], source: Source) -> Customer:
+    try:
+        return customers.resolve(ids, source=source)
+    except DomainError as error:
+        raise MessageError(error.code, error.message) from error
+
+
+def apply_message(
+    message: Any,
+    *,
+    source: Source,
+    received_at: datetime,
+    sent_at: datetime | None = None,
+    type_: str | None = None,
+) -> bool:
+    """Apply one message; True when new, False for a replayed messageId. Raises MessageError."""
+    if not isinstance(message, dict):
+        raise MessageError("invalid_message", "A message must be a JSON object.")
+    kind = type_ or message.get("type")
+    if kind not in MESSAGE_TYPES:
+        raise MessageError("unknown_type", f"Unknown message type {kind!r}.")
+    if message_size(message) > MAX_MESSAGE_BYTES:
+        raise MessageError("message_too_large", "A message may be at most 32 KB.")
+    message_id = _text(message, "messageId", limit=200)
+    if message_id and Interaction.objects.filter(source=source, message_id=message_id).exists():
+        return False
+    context = _object(message, "context")
+    when = occurred_at(message, received_at=received_at, sent_at=sent_at)
+    common = {
+        "source": source,
+        "occurred_at": when,
+        "context": context,
+        "message_id": message_id,
+    }
+    with transaction.atomic():
+        if kind == "identify":
+            _identify(message, common)
+        elif kind == "alias":
+            _alias(message, common)
+        else:
+            _event(kind, message, common)
+    return True
+
+
+def _identify(message: Mapping[str, Any], common: dict[str, Any]) -> None:
+    traits = _object(message, "traits") or _object(common["context"], "traits")
+    ids: dict[str, Any] = _identifiers(message)
+    for kind in ("email", "phone"):
+        if isinstance(traits.get(kind), str | int) and not isinstance(traits.get(kind), bool):
+            ids[kind] = str(traits[kind])
+    customer = _customer(ids, common["source"])
+    if traits:
+        # Identifiers became identities; a phone we cannot parse stays a trait.
+        customers.apply_traits(customer, traits)
+    customers.record_interaction(
+        customer=customer,
+        type=Interaction.Type.IDENTIFY,
+        channel=common["source"].channel,
+        name="Identify",
+        summary=_identify_summary(traits),
+        properties={"traits": traits},
+        **common,
+    )
+
+
+def _identify_summary(traits: Mapping[str, Any]) -> str:
+    shown = [str(traits[k]) for k in ("name", "firstName", "email", "phone") if traits.get(k)]
+    return ("Identified: " + ", ".join(shown))[:500] if shown else "Identified"
+
+
+def _alias(message: Mapping[str, Any], common: dict[str, Any]) -> None:
+    previous_id = _text(message, "previousId")
+    user_id = _text(message, "userId")
+    if not previous_id or not user_id:
+        raise MessageError("missing_identifier", "An alias needs previousId and userId.")
+    try:
+        customer = customers.alias(
+            previous_id=previous_id, user_id=user_id, source=common["source"]
+        )
+    except DomainError as error:
+        raise MessageError(error.code, error.message) from error
+    customers.record_interaction(
+        customer=customer,
+        type=Interaction.Type.IDENTIFY,
+        channel=common["source"].channel,
+        name="Alias",
+        summary=f"Linked {previous_id[:100]}",
+        properties={"previousId": previous_id},
+        **common,
+    )
+
+
+def _event(kind: str, message: Mapping[str, Any], common: dict[str, Any]) -> None:
+    properties = _object(message, "properties")
+    source: Source = common["source"]
+    if kind == "track":
+        name = _text(message, "event", limit=200)
+        if not name:
+            raise MessageError("missing_event", "A track call needs an 'event' name.")
+        channel, type_ = source.channel, Interaction.Type.TRACK
+    elif kind == "page":
+        name = _text(message, "name", limit=200)
+        channel, type_ = ChannelKind.WEB, Interaction.Type.PAGE
+    elif kind == "screen":
+        name = _text(message, "name", limit=200)
+        channel, type_ = ChannelKind.APP, Interaction.Type.SCREEN
+    else:  # group
+        name = "Group"
+        group_id = _text(message, "groupId")
+        if not group_id:
+            raise MessageError("missing_field", "A group call needs a groupId.")
+        properties = {"groupId": group_id, "traits": _object(message, "traits")}
+        channel, type_ = source.channel, Interaction.Type.TRACK
+    customer = _customer(_identifiers(message), source)
+    customers.record_interaction(
+        customer=customer, type=type_, channel=channel, name=name, properties=properties, **common
+    )
+
+
+def apply_batch(
+    messages: Sequence[Any],
+    *,
+    source: Source,
+    received_at: datetime | None = None,
+    sent_at: datetime | None = None,
+) -> BatchResult:
+    """Apply every message of a batch on its own; valid ones are kept, the rest reported."""
+    received_at = received_at or timezone.now()
+    accepted = duplicates = 0
+    rejected: list[Rejection] = []
+    for index, message in enumerate(messages):
+        message_id = str(message.get("messageId") or "") if isinstance(message, dict) else ""
+        try:
+            if apply_message(message, source=source, received_at=received_at, sent_at=sent_at):
+                accepted += 1
+            else:
+                duplicates += 1
+        except MessageError as error:
+            rejected.append(Rejection(index, message_id[:200], error.code, error.message))
+        except Exception:
+            # Its savepoint rolled back; the rest of the batch must not be lost with it.
+            logger.exception("tracking.message_failed source=%s index=%s", source.pk, index)
+            rejected.append(
+                Rejection(index, message_id[:200], "processing_failed", "Could not be applied.")
+            )
+    if rejected:
+        logger.info("tracking.rejected source=%s count=%s", source.pk, len(rejected))
+    return BatchResult(accepted=accepted, duplicates=duplicates, rejected=rejected)

@@ -1,0 +1,80 @@
+"""Consent changes: per address (an email or phone identity) and purpose, or customer-wide."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from customers import services
+from customers.errors import DomainError
+from customers.identity import normalize_identifier
+from customers.models import ChannelKind, Consent, Customer, Identity, Interaction, Source
+
+# Which identity kind carries a channel's address.
+ADDRESS_KIND = {
+    "email": "email",
+    "sms": "phone",
+    "phone": "phone",
+    "whatsapp": "phone",
+    "telegram": "telegram",
+}
+
+
+def set_consent(
+    customer: Customer,
+    *,
+    channel: str,
+    purpose: str,
+    status: str,
+    address: str | None = None,
+    source: Source | None = None,
+    wording: str = "",
+    proof: Mapping[str, Any] | None = None,
+) -> Consent:
+    """Record the customer's consent for one channel's address (or ``channel="all"``) and
+    purpose, with its wording and proof; writes the change on the timeline. Idempotent for the
+    same status. Raises DomainError("no_address") when they have no such address."""
+    customer = services.live(customer, refresh=True)
+    identity = None
+    if channel != "all":
+        kind = ADDRESS_KIND.get(channel)
+        if kind is None:
+            raise DomainError("invalid_channel", f"No consent address for channel {channel!r}.")
+        addresses = Identity.objects.filter(customer=customer, kind=kind)
+        if address:
+            value = normalize_identifier(kind, address)
+            addresses = addresses.filter(value=value or "")
+        identity = addresses.order_by("-verified", "created_at").first()
+        if identity is None:
+            raise DomainError(
+                "no_address", f"This customer has no {kind} address to consent for.", status=422
+            )
+    now = timezone.now()
+    with transaction.atomic():
+        consent, created = Consent.objects.select_for_update().get_or_create(
+            customer=customer,
+            identity=identity,
+            purpose=purpose,
+            defaults={"status": status, "source": source, "wording": wording, "proof": proof or {}},
+        )
+        if not created and consent.status == status:
+            return consent
+        if not created:
+            consent.status, consent.source, consent.updated_at = status, source, now
+            consent.wording, consent.proof = wording, dict(proof or {})
+            consent.save()
+        target = identity.value if identity else "all addresses"
+        services.record_interaction(
+            customer=customer,
+            type=Interaction.Type.SYSTEM,
+            channel=channel if channel in ChannelKind.values else ChannelKind.OTHER,
+            name="Consent Changed",
+            summary=f"{purpose} consent {status} for {target}"[:500],
+            direction=Interaction.Direction.INTERNAL,
+            properties={"purpose": purpose, "status": status, "address": target},
+            source=source,
+        )
+        return consent
