@@ -47,3 +47,14 @@ def api(source_key):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {source_key[1]}")
     client.source = source_key[0]
     return client
+
+
+@pytest.fixture
+def run_tasks_inline():
+    """Run Celery tasks in-process (tests of task logic, not of Celery itself: tests/integration
+    runs a real worker). Pair with django_capture_on_commit_callbacks(execute=True)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
