@@ -10,8 +10,8 @@ class CustomersConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from customers import relocation
-        from customers.roles import grant_administrator_everything
         from customers.models import Consent, Identity, Interaction
+        from customers.roles import grant_administrator_everything
 
         # Our own customer-owned rows; other apps register theirs in their ready().
         relocation.register(Identity)

@@ -67,9 +67,7 @@ class ConsentRelocation(Relocation):
         theirs = list(consent_model._default_manager.filter(customer=duplicate))
         ours = {
             c.purpose: c
-            for c in consent_model._default_manager.filter(
-                customer=survivor, identity__isnull=True
-            )
+            for c in consent_model._default_manager.filter(customer=survivor, identity__isnull=True)
         }
         move_ids: list[int] = []
         before: list[dict[str, Any]] = []
@@ -80,7 +78,11 @@ class ConsentRelocation(Relocation):
                 continue
             if ranks[consent.status] < ranks[kept.status]:
                 before.append(
-                    {"pk": kept.pk, "status": kept.status, "updated_at": kept.updated_at.isoformat()}
+                    {
+                        "pk": kept.pk,
+                        "status": kept.status,
+                        "updated_at": kept.updated_at.isoformat(),
+                    }
                 )
                 consent_model._default_manager.filter(pk=kept.pk).update(
                     status=consent.status, updated_at=consent.updated_at

@@ -82,9 +82,7 @@ def identities_of(customer: Customer) -> list[Identity]:
 
 
 def consents_of(customer: Customer) -> list[Consent]:
-    return list(
-        Consent.objects.filter(customer=customer).select_related("identity", "source")
-    )
+    return list(Consent.objects.filter(customer=customer).select_related("identity", "source"))
 
 
 def channels_seen(customer: Customer) -> list[str]:

@@ -28,7 +28,9 @@ def state(*customers):
         fields["public_id"] = customer.public_id
         result[customer.pk] = {
             "fields": fields,
-            "identities": sorted(customer.identities.values_list("pk", "kind", "value", "verified")),
+            "identities": sorted(
+                customer.identities.values_list("pk", "kind", "value", "verified")
+            ),
             "interactions": sorted(customer.interactions.values_list("pk", flat=True)),
             "consents": sorted(
                 Consent.objects.filter(customer=customer).values_list(
@@ -43,14 +45,28 @@ def state(*customers):
 def pair():
     now = timezone.now()
     survivor = CustomerFactory(
-        first_name="مریم", last_name="", locale="", traits={"plan": "gold"}, order_count=2,
-        total_spent=Decimal("120.00"), stage="purchase", created_at=now - timedelta(days=30),
-        first_seen_at=now - timedelta(days=30), last_seen_at=now - timedelta(days=2),
+        first_name="مریم",
+        last_name="",
+        locale="",
+        traits={"plan": "gold"},
+        order_count=2,
+        total_spent=Decimal("120.00"),
+        stage="purchase",
+        created_at=now - timedelta(days=30),
+        first_seen_at=now - timedelta(days=30),
+        last_seen_at=now - timedelta(days=2),
     )
     duplicate = CustomerFactory(
-        first_name="Maryam", last_name="Rezaei", locale="fa", traits={"plan": "silver", "vip": True},
-        order_count=1, total_spent=Decimal("30.50"), stage="retention", created_at=now,
-        first_seen_at=now - timedelta(days=40), last_seen_at=now,
+        first_name="Maryam",
+        last_name="Rezaei",
+        locale="fa",
+        traits={"plan": "silver", "vip": True},
+        order_count=1,
+        total_spent=Decimal("30.50"),
+        stage="retention",
+        created_at=now,
+        first_seen_at=now - timedelta(days=40),
+        last_seen_at=now,
     )
     IdentityFactory(customer=survivor, kind="user_id", value="u-1")
     email = IdentityFactory(customer=duplicate, kind="email", value="m@r.ir")
@@ -141,7 +157,9 @@ def test_chained_merges_keep_every_tombstone_pointing_at_a_live_customer():
     a, b, c = CustomerFactory(), CustomerFactory(), CustomerFactory()
     services.merge(survivor=b, duplicate=c)
     services.merge(survivor=a, duplicate=b)
-    assert set(Customer.objects.filter(pk__in=[b.pk, c.pk]).values_list("merged_into", flat=True)) == {a.pk}
+    assert set(
+        Customer.objects.filter(pk__in=[b.pk, c.pk]).values_list("merged_into", flat=True)
+    ) == {a.pk}
 
 
 @pytest.mark.parametrize(
@@ -177,7 +195,7 @@ def test_every_model_with_a_customer_foreign_key_has_a_relocation_handler():
 
 
 def test_a_model_without_a_handler_is_reported(monkeypatch):
-    class Orphan(models.Model):
+    class Orphan(models.Model):  # noqa: DJ008
         customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
 
         class Meta:

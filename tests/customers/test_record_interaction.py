@@ -14,11 +14,19 @@ def test_replaying_a_message_id_from_the_same_source_changes_nothing():
     customer = CustomerFactory()
     source = SourceFactory()
     first, created = services.record_interaction(
-        customer=customer, type="track", channel="web", name="Product Viewed", source=source,
+        customer=customer,
+        type="track",
+        channel="web",
+        name="Product Viewed",
+        source=source,
         message_id="m-1",
     )
     again, created_again = services.record_interaction(
-        customer=customer, type="track", channel="web", name="Other", source=source,
+        customer=customer,
+        type="track",
+        channel="web",
+        name="Other",
+        source=source,
         message_id="m-1",
     )
     assert (created, created_again) == (True, False)

@@ -14,7 +14,12 @@ def live_customers():
 
 def test_new_identifiers_create_one_customer_with_every_identity():
     customer = services.resolve(
-        {"user_id": "u-1", "anonymous_id": "dev-1", "email": " Sara@Example.ORG ", "phone": "09123456789"}
+        {
+            "user_id": "u-1",
+            "anonymous_id": "dev-1",
+            "email": " Sara@Example.ORG ",
+            "phone": "09123456789",
+        }
     )
     assert live_customers().count() == 1
     assert set(customer.identities.values_list("kind", "value")) == {
@@ -87,8 +92,13 @@ def test_two_accounts_are_never_merged_even_by_a_verified_email():
 
 @pytest.mark.parametrize(
     "junk",
-    [{"email": "test@test.com"}, {"phone": "0000000000"}, {"user_id": "null"},
-     {"anonymous_id": "undefined"}, {"email": "TEST@test.com "}],
+    [
+        {"email": "test@test.com"},
+        {"phone": "0000000000"},
+        {"user_id": "null"},
+        {"anonymous_id": "undefined"},
+        {"email": "TEST@test.com "},
+    ],
 )
 def test_junk_values_never_identify_or_merge_anyone(junk):
     services.resolve({"user_id": "one", **{k: v for k, v in junk.items() if k != "user_id"}})
