@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -140,8 +140,10 @@ def apply_message(
     received_at: datetime,
     sent_at: datetime | None = None,
     type_: str | None = None,
+    check_replay: bool = True,
 ) -> bool:
-    """Apply one message; True when new, False for a replayed messageId. Raises MessageError."""
+    """Apply one message; True when new, False for a replayed messageId. Raises MessageError.
+    ``check_replay=False``: the caller has already looked the messageId up."""
     if not isinstance(message, dict):
         raise MessageError("invalid_message", "A message must be a JSON object.")
     kind = type_ or message.get("type")
@@ -150,7 +152,11 @@ def apply_message(
     if message_size(message) > MAX_MESSAGE_BYTES:
         raise MessageError("message_too_large", "A message may be at most 32 KB.")
     message_id = _text(message, "messageId", limit=200)
-    if message_id and Interaction.objects.filter(source=source, message_id=message_id).exists():
+    if (
+        check_replay
+        and message_id
+        and Interaction.objects.filter(source=source, message_id=message_id).exists()
+    ):
         return False
     context = _object(message, "context")
     when = occurred_at(message, received_at=received_at, sent_at=sent_at)
@@ -256,21 +262,58 @@ def apply_batch(
     received_at = received_at or timezone.now()
     accepted = duplicates = 0
     rejected: list[Rejection] = []
-    for index, message in enumerate(messages):
-        message_id = str(message.get("messageId") or "") if isinstance(message, dict) else ""
-        try:
-            if apply_message(message, source=source, received_at=received_at, sent_at=sent_at):
+    ids = [_message_id(message) for message in messages]
+    # One transaction (one commit) for the batch, one savepoint per message.
+    with transaction.atomic():
+        seen = set(
+            Interaction.objects.filter(
+                source=source, message_id__in=[i for i in ids if i]
+            ).values_list("message_id", flat=True)
+        )
+        for index, message in enumerate(messages):
+            message_id = ids[index]
+            if message_id and message_id in seen:
+                duplicates += 1
+                continue
+            outcome = _apply_one(
+                index, message, source=source, received_at=received_at, sent_at=sent_at
+            )
+            if isinstance(outcome, Rejection):
+                rejected.append(outcome)
+            elif outcome:
                 accepted += 1
+                seen.add(message_id)
             else:
                 duplicates += 1
-        except MessageError as error:
-            rejected.append(Rejection(index, message_id[:200], error.code, error.message))
-        except Exception:
-            # Its savepoint rolled back; the rest of the batch must not be lost with it.
-            logger.exception("tracking.message_failed source=%s index=%s", source.pk, index)
-            rejected.append(
-                Rejection(index, message_id[:200], "processing_failed", "Could not be applied.")
-            )
     if rejected:
         logger.info("tracking.rejected source=%s count=%s", source.pk, len(rejected))
     return BatchResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
+
+
+def _message_id(message: Any) -> str:
+    if isinstance(message, dict) and isinstance(message.get("messageId"), str | int):
+        return str(message["messageId"]).strip()[:200]
+    return ""
+
+
+def _apply_one(
+    index: int,
+    message: Any,
+    *,
+    source: Source,
+    received_at: datetime,
+    sent_at: datetime | None,
+) -> bool | Rejection:
+    message_id = _message_id(message)
+    try:
+        return apply_message(
+            message, source=source, received_at=received_at, sent_at=sent_at, check_replay=False
+        )
+    except MessageError as error:
+        return Rejection(index, message_id, error.code, error.message)
+    except (OperationalError, InterfaceError):
+        raise  # the connection itself is in trouble: the whole batch fails and is retried
+    except Exception:
+        # Its savepoint rolled back; the rest of the batch must not be lost with it.
+        logger.exception("tracking.message_failed source=%s index=%s", source.pk, index)
+        return Rejection(index, message_id, "processing_failed", "Could not be applied.")

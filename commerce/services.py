@@ -88,30 +88,45 @@ def upsert_product(
     stock_quantity: int | None = None,
     set_stock: bool = False,
 ) -> Product:
-    """Create or update a product by SKU; a stock change from ≤0 to >0 records a Restock."""
-    with transaction.atomic():
-        product, _ = Product.objects.select_for_update().get_or_create(sku=sku)
-        changed: list[str] = []
+    """Create or update a product by SKU; a stock change from ≤0 to >0 records a Restock.
+
+    Reads without a lock and writes only what changed, so a product view costs one query.
+    """
+    changes = {
+        field: value
         for field, value in (
             ("name", name),
             ("url", url),
             ("image_url", image_url),
             ("price", price),
             ("currency", currency.upper()[:3] if currency else None),
-        ):
-            if value not in (None, "") and getattr(product, field) != value:
-                setattr(product, field, value)
-                changed.append(field)
+        )
+        if value not in (None, "")
+    }
+    product = Product.objects.filter(sku=sku).first()
+    if product is None:
+        try:
+            with transaction.atomic():
+                return Product.objects.create(
+                    sku=sku, **changes, **({"stock_quantity": stock_quantity} if set_stock else {})
+                )
+        except IntegrityError:  # created by a concurrent request
+            product = Product.objects.get(sku=sku)
+    changes = {k: v for k, v in changes.items() if getattr(product, k) != v}
+    if not changes and (not set_stock or product.stock_quantity == stock_quantity):
+        return product
+    with transaction.atomic():
+        product = Product.objects.select_for_update().get(pk=product.pk)
         if set_stock and product.stock_quantity != stock_quantity:
             previous = product.stock_quantity
-            product.stock_quantity = stock_quantity
-            changed.append("stock_quantity")
+            changes["stock_quantity"] = stock_quantity
             if previous is not None and previous <= 0 and (stock_quantity or 0) > 0:
                 Restock.objects.create(
                     product=product, previous_quantity=previous, quantity=stock_quantity or 0
                 )
-        if changed:
-            product.save(update_fields=[*changed, "updated_at"])
+        for field, value in changes.items():
+            setattr(product, field, value)
+        product.save(update_fields=[*changes, "updated_at"])
         return product
 
 

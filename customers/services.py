@@ -165,8 +165,13 @@ def _resolve(
     existing = list(Identity.objects.select_related("customer").filter(_pairs_q(pairs)))
     matched: dict[str, Customer] = {i.kind: live(i.customer) for i in existing}
     identity_rows = {i.kind: i for i in existing}
+    if len(existing) == len(pairs) and len({c.pk for c in matched.values()}) == 1:
+        # Every identifier is known and names one customer: the common case, one query.
+        anchor = next(iter(matched.values()))
+        _attach(anchor, pairs, matched=identity_rows, source=source, verified=verified)
+        return anchor
     user_id = pairs.get("user_id")
-    user_ids = _user_ids(c.pk for c in matched.values())
+    user_ids = _user_ids(c.pk for c in matched.values()) if matched else {}
 
     def compatible(customer: Customer) -> bool:
         held = user_ids.get(customer.pk)
@@ -194,7 +199,8 @@ def _resolve(
             raise DomainError(
                 "customer_not_found", "No customer has these identifiers.", status=404
             )
-        anchor = Customer.objects.create(first_seen_at=timezone.now())
+        now = timezone.now()
+        anchor = Customer.objects.create(first_seen_at=now, last_seen_at=now)
         user_ids[anchor.pk] = ""
 
     # Every other matched profile: merge when the link is trusted, suggest otherwise.
@@ -228,6 +234,7 @@ def _attach(
     verified: set[str],
 ) -> None:
     counts: dict[str, int] = {}
+    searchable_added = False
     for kind, value in pairs.items():
         is_verified = kind in verified or (
             kind in ADDRESS_KINDS and source is not None and source.trusted
@@ -254,7 +261,9 @@ def _attach(
                 customer=customer, kind=kind, value=value, verified=is_verified, source=source
             )
         counts[kind] = counts.get(kind, 0) + 1
-    refresh_search_text([customer.pk])
+        searchable_added = searchable_added or kind != "anonymous_id"
+    if searchable_added:
+        refresh_search_text([customer.pk])
 
 
 def suggest_merge(a: Customer, b: Customer, *, kind: str, value: str) -> MergeSuggestion | None:
@@ -655,40 +664,48 @@ def record_interaction(
     Idempotent on (source, message_id): a replay returns the first row and ``created=False``
     and changes nothing. Writes on a tombstone land on its survivor.
     """
-    customer = live(customer, refresh=True)
     now = timezone.now()
     occurred_at = occurred_at or now
     props = dict(properties or {})
-    with transaction.atomic():
-        if message_id and source is not None:
-            existing = Interaction.objects.filter(source=source, message_id=message_id).first()
-            if existing is not None:
+    row = Interaction(
+        source=source,
+        channel=channel,
+        type=type,
+        direction=direction,
+        name=name[:200],
+        summary=(summary or summarize(type, name, props))[:500],
+        occurred_at=occurred_at,
+        received_at=now,
+        properties=props,
+        context=dict(context or {}),
+        agent=agent,
+        message_id=message_id[:200] if source is not None else "",
+    )
+    # No savepoint of our own: a failure here (a reactor's, say) aborts the caller's unit.
+    with transaction.atomic(savepoint=False):
+        # One UPDATE both moves first/last seen and proves the customer is live; a tombstone
+        # matches nothing, and the write follows it to its survivor.
+        seen = {
+            "first_seen_at": Least(Coalesce("first_seen_at", occurred_at), occurred_at),
+            "last_seen_at": Greatest(Coalesce("last_seen_at", occurred_at), occurred_at),
+        }
+        if not Customer.objects.filter(pk=customer.pk, merged_into__isnull=True).update(**seen):
+            customer = live(customer, refresh=True)
+            Customer.objects.filter(pk=customer.pk).update(**seen)
+        row.customer = customer
+        if not row.message_id:
+            row.save(force_insert=True)
+        else:
+            try:
+                with transaction.atomic():
+                    row.save(force_insert=True)
+            except IntegrityError:
+                existing = Interaction.objects.filter(
+                    source=source, message_id=row.message_id
+                ).first()
+                if existing is None:
+                    raise
                 return existing, False
-        try:
-            with transaction.atomic():
-                interaction = Interaction.objects.create(
-                    customer=customer,
-                    source=source,
-                    channel=channel,
-                    type=type,
-                    direction=direction,
-                    name=name[:200],
-                    summary=(summary or summarize(type, name, props))[:500],
-                    occurred_at=occurred_at,
-                    received_at=now,
-                    properties=props,
-                    context=dict(context or {}),
-                    agent=agent,
-                    message_id=message_id[:200],
-                )
-        except IntegrityError:
-            existing = Interaction.objects.filter(source=source, message_id=message_id).first()
-            if existing is None:
-                raise
-            return existing, False
-        Customer.objects.filter(pk=customer.pk).update(
-            first_seen_at=Least(Coalesce("first_seen_at", occurred_at), occurred_at),
-            last_seen_at=Greatest(Coalesce("last_seen_at", occurred_at), occurred_at),
-        )
+        interaction = row
         reactors.dispatch(interaction)
         return interaction, True
