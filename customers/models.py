@@ -143,8 +143,10 @@ class Customer(models.Model):
     traits = models.JSONField(_("traits"), default=dict, blank=True)
     # Normalised names, emails and phones, so the admin search matches any spelling or digits.
     search_text = models.TextField(editable=False, blank=True, default="")
-    first_seen_at = models.DateTimeField(_("first seen"), null=True, blank=True)
-    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    # Never empty (a profile is "seen" when it is made), so the admin list orders the same on
+    # every database; the first event earlier than that moves first_seen back.
+    first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
     order_count = models.PositiveIntegerField(_("orders"), default=0)
     total_spent = models.DecimalField(_("total spent"), max_digits=14, decimal_places=2, default=0)
     first_order_at = models.DateTimeField(_("first order"), null=True, blank=True)
@@ -382,8 +384,10 @@ class MergeRecord(models.Model):
     created_at = models.DateTimeField(_("merged at"), default=timezone.now)
     # {"app_label.model": [pk, ...]} of the rows that moved from duplicate to survivor.
     moved = models.JSONField(default=dict)
-    # Survivor's field values before the merge filled them in.
+    # Survivor's field values before the merge filled them in, and right after: an undo puts
+    # back a field only while it still holds what the merge wrote.
     survivor_before = models.JSONField(default=dict)
+    survivor_after = models.JSONField(default=dict)
     # [{"pk": consent pk, "status": prior status, ...}] of survivor rows a merge made stricter.
     consent_before = models.JSONField(default=list)
     undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)

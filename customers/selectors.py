@@ -11,7 +11,14 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from customers.identity import normalize_email, normalize_phone, normalize_search_text
-from customers.models import Consent, Customer, Identity, Interaction, MergeSuggestion
+from customers.models import (
+    ChannelKind,
+    Consent,
+    Customer,
+    Identity,
+    Interaction,
+    MergeSuggestion,
+)
 
 TIMELINE_PAGE_SIZE = 50
 
@@ -86,13 +93,14 @@ def consents_of(customer: Customer) -> list[Consent]:
 
 
 def channels_seen(customer: Customer) -> list[str]:
-    """Distinct channels on the customer's timeline (one indexed query)."""
-    return sorted(
-        Interaction.objects.filter(customer=customer)
-        .order_by()
-        .values_list("channel", flat=True)
-        .distinct()
-    )
+    """Channels on the customer's timeline: one query of one index probe per channel, so it
+    costs the same at 10 or 100,000 interactions (a DISTINCT would read them all)."""
+    probes = {
+        channel: Exists(Interaction.objects.filter(customer=customer.pk, channel=channel))
+        for channel in ChannelKind.values
+    }
+    row = Customer.objects.filter(pk=customer.pk).values(**probes).first() or {}
+    return sorted(channel for channel in ChannelKind.values if row.get(channel))
 
 
 def open_suggestions_for(customer: Customer) -> list[MergeSuggestion]:

@@ -15,7 +15,7 @@ import phonenumbers
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
-from django.db.models.functions import Coalesce, Greatest, Least
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from customers import reactors, relocation
@@ -199,8 +199,7 @@ def _resolve(
             raise DomainError(
                 "customer_not_found", "No customer has these identifiers.", status=404
             )
-        now = timezone.now()
-        anchor = Customer.objects.create(first_seen_at=now, last_seen_at=now)
+        anchor = Customer.objects.create()
         user_ids[anchor.pk] = ""
 
     # Every other matched profile: merge when the link is trusted, suggest otherwise.
@@ -445,6 +444,23 @@ def _restore(customer: Customer, snapshot: Mapping[str, Any]) -> None:
         setattr(customer, name, value)
 
 
+def _unmerge_fields(survivor: Customer, duplicate: Customer, record: MergeRecord) -> None:
+    """Put back what the merge wrote on the survivor, keeping what changed since: a field still
+    holding the merged value returns to its prior value; order aggregates give back exactly
+    the duplicate's share (its orders move back with it)."""
+    now = _snapshot(survivor)
+    restore = {
+        name: value
+        for name, value in record.survivor_before.items()
+        if now.get(name) == record.survivor_after.get(name, now.get(name))
+    }
+    _restore(survivor, restore)
+    if "order_count" not in restore:
+        survivor.order_count = max(survivor.order_count - duplicate.order_count, 0)
+    if "total_spent" not in restore:
+        survivor.total_spent -= duplicate.total_spent
+
+
 def _combine(survivor: Customer, duplicate: Customer) -> None:
     for name in ("first_name", "last_name", "locale", "time_zone"):
         if not getattr(survivor, name):
@@ -494,6 +510,7 @@ def merge(
         record.survivor_before = _snapshot(survivor)
         _combine(survivor, duplicate)
         survivor.save()
+        record.survivor_after = _snapshot(survivor)
         moved: dict[str, Any] = {}
         for label, handler in relocation.handlers():
             moved[label] = handler.move(duplicate=duplicate, survivor=survivor).as_json()
@@ -583,7 +600,7 @@ def undo_merge(record: MergeRecord, *, by: AbstractBaseUser | None = None) -> Cu
         Customer.objects.filter(pk__in=record.moved.get("tombstones", [])).update(
             merged_into=duplicate
         )
-        _restore(survivor, record.survivor_before)
+        _unmerge_fields(survivor, duplicate, record)
         survivor.save()
         duplicate.merged_into, duplicate.merged_at = None, None
         duplicate.save(update_fields=["merged_into", "merged_at", "updated_at"])
@@ -686,8 +703,8 @@ def record_interaction(
         # One UPDATE both moves first/last seen and proves the customer is live; a tombstone
         # matches nothing, and the write follows it to its survivor.
         seen = {
-            "first_seen_at": Least(Coalesce("first_seen_at", occurred_at), occurred_at),
-            "last_seen_at": Greatest(Coalesce("last_seen_at", occurred_at), occurred_at),
+            "first_seen_at": Least("first_seen_at", occurred_at),
+            "last_seen_at": Greatest("last_seen_at", occurred_at),
         }
         if not Customer.objects.filter(pk=customer.pk, merged_into__isnull=True).update(**seen):
             customer = live(customer, refresh=True)

@@ -208,3 +208,16 @@ def test_a_model_without_a_handler_is_reported(monkeypatch):
 
         del apps.all_models["customers"]["orphan"]
         apps.clear_cache()
+
+
+def test_undo_keeps_what_changed_on_the_survivor_after_the_merge(pair):
+    survivor, duplicate = pair
+    record = services.merge(survivor=survivor, duplicate=duplicate)
+    Customer.objects.filter(pk=survivor.pk).update(
+        order_count=4, total_spent=Decimal("200.50"), last_name="Ahmadi"
+    )  # one more order of 50.00 and a new surname since the merge
+    services.undo_merge(record)
+    survivor.refresh_from_db()
+    assert (survivor.order_count, survivor.total_spent) == (3, Decimal("170.00"))
+    assert survivor.last_name == "Ahmadi"
+    assert survivor.locale == ""  # filled by the merge, untouched since: put back
