@@ -2,7 +2,7 @@ import pytest
 
 from customers import apikeys, services
 from customers.models import Consent
-from tests.customers.factories import CustomerFactory, IdentityFactory, InteractionFactory
+from tests.customers.factories import CustomerFactory, IdentityFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +78,8 @@ def test_timeline_pages_by_cursor_and_filters_by_channel(api, django_assert_max_
         params = {"cursor": body["next"]}
     assert len(seen) == len(set(seen)) == 120
     sms = api.get(url, {"channel": "sms"}).json()["results"]
-    assert sms and {row["channel"] for row in sms} == {"sms"}
+    assert sms
+    assert {row["channel"] for row in sms} == {"sms"}
 
 
 def test_customer_list_query_count_does_not_grow(api, django_assert_max_num_queries):
