@@ -16,4 +16,6 @@ class CommerceConfig(AppConfig):
         relocation.register(Order)
         relocation.register(StockAlert, handler=merging.StockAlertRelocation())
         # Commerce reacts before journeys (order 20), so journeys see converted carts.
-        event_log.register(reactors.on_interaction, order=10, name="commerce")
+        event_log.register(
+            reactors.on_interaction, order=10, name="commerce", events=reactors.HANDLERS
+        )

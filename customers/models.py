@@ -252,8 +252,13 @@ class Interaction(models.Model):
         OUTBOUND = "out", _("Outbound")
         INTERNAL = "internal", _("Internal")
 
+    # No index of its own: the timeline indexes below start with customer.
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="interactions"
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="interactions",
+        db_index=False,
     )
     source = models.ForeignKey(
         Source, verbose_name=_("source"), null=True, blank=True, on_delete=models.PROTECT
@@ -269,6 +274,7 @@ class Interaction(models.Model):
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     properties = models.JSONField(_("properties"), default=dict, blank=True)
     context = models.JSONField(_("context"), default=dict, blank=True)
+    # Mostly empty, and never searched by: an index would only slow every insert.
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("agent"),
@@ -276,6 +282,7 @@ class Interaction(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     # The sender's id for the event; replaying it from the same source changes nothing.
     message_id = models.CharField(_("message id"), max_length=200, blank=True, default="")

@@ -3,12 +3,14 @@
 ``record_interaction`` is the one event log. Apps that keep state derived from events (commerce
 keeps carts and orders, journeys enroll and exit customers) register a reactor here in their
 ``AppConfig.ready()``; ``customers`` never imports them. Reactors run in the same transaction as
-the interaction, in ``order`` (then registration) order — see docs/decisions.md for why.
+the interaction, in ``order`` (then registration) order — see docs/decisions.md for why. A
+reactor may name the event names it cares about, so the rest of the log skips it at no cost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,22 +18,53 @@ if TYPE_CHECKING:
 
 Reactor = Callable[["Interaction"], None]
 
-_reactors: list[tuple[int, int, str, Reactor]] = []
+
+@dataclass(frozen=True)
+class _Entry:
+    order: int
+    sequence: int
+    label: str
+    reactor: Reactor
+    names: frozenset[str] | None
+
+    def wants(self, interaction: Interaction) -> bool:
+        return self.names is None or interaction.name in self.names
 
 
-def register(reactor: Reactor, *, order: int, name: str | None = None) -> None:
-    """Add a reactor; registering the same name again replaces it (safe on app reload)."""
+_entries: list[_Entry] = []
+
+
+def register(
+    reactor: Reactor,
+    *,
+    order: int,
+    name: str | None = None,
+    events: Collection[str] | None = None,
+) -> None:
+    """Add a reactor (for every interaction, or only those whose name is in ``events``);
+    registering the same name again replaces it (safe on app reload)."""
     label = name or f"{reactor.__module__}.{reactor.__qualname__}"
-    _reactors[:] = [entry for entry in _reactors if entry[2] != label]
-    _reactors.append((order, len(_reactors), label, reactor))
-    _reactors.sort(key=lambda entry: (entry[0], entry[1]))
+    _entries[:] = [entry for entry in _entries if entry.label != label]
+    names = frozenset(events) if events is not None else None
+    _entries.append(_Entry(order, len(_entries), label, reactor, names))
+    _entries.sort(key=lambda entry: (entry.order, entry.sequence))
+
+
+def unregister(label: str) -> None:
+    _entries[:] = [entry for entry in _entries if entry.label != label]
 
 
 def registered() -> list[str]:
-    return [label for _, _, label, _ in _reactors]
+    return [entry.label for entry in _entries]
+
+
+def wanted(interaction: Interaction) -> bool:
+    """Whether any reactor cares about this interaction."""
+    return any(entry.wants(interaction) for entry in _entries)
 
 
 def dispatch(interaction: Interaction) -> None:
-    """Run every reactor on a newly recorded interaction; an exception aborts the recording."""
-    for _, _, _, reactor in _reactors:
-        reactor(interaction)
+    """Run the interested reactors on a new interaction; an exception aborts the recording."""
+    for entry in _entries:
+        if entry.wants(interaction):
+            entry.reactor(interaction)

@@ -71,7 +71,9 @@ def timeline(
     if types:
         rows = rows.filter(type__in=types)
     if before is not None:
-        rows = rows.filter(
+        # The plain bound lets the index start the range scan at the cursor; the OR alone is
+        # a filter that would read and drop every newer row first.
+        rows = rows.filter(occurred_at__lte=before.occurred_at).filter(
             Q(occurred_at__lt=before.occurred_at)
             | Q(occurred_at=before.occurred_at, pk__lt=before.pk)
         )

@@ -80,7 +80,7 @@ def test_key_without_track_scope_is_403(client, source_key):
     [
         (b"{not json", None, "invalid_json"),
         (b"\x1f\x8b\x08\x00broken", "gzip", "invalid_gzip"),
-        (gzip.compress(b"{not json"), "gzip", "invalid_json"),
+        (gzip.compress(b"{not json", mtime=0), "gzip", "invalid_json"),
         (b"[1, 2]", None, "invalid_message"),
         (json.dumps({"type": "track"}).encode()[:-1], None, "invalid_json"),
     ],

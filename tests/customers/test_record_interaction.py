@@ -74,7 +74,8 @@ def test_reactors_run_in_order_on_new_interactions_only():
                 customer=customer, type="track", channel="app", source=source, message_id="x"
             )
     finally:
-        reactors._reactors[:] = [r for r in reactors._reactors if not r[2].startswith("test.")]
+        reactors.unregister("test.late")
+        reactors.unregister("test.early")
     pk = Interaction.objects.get().pk
     assert seen == [("early", pk), ("late", pk)]
 
@@ -93,3 +94,15 @@ def test_a_summary_is_written_when_the_caller_gives_none(type_, name, properties
         customer=CustomerFactory(), type=type_, channel="web", name=name, properties=properties
     )
     assert interaction.summary == summary
+
+
+def test_a_reactor_that_names_its_events_sees_only_those():
+    seen = []
+    reactors.register(lambda i: seen.append(i.name), order=50, name="test.only", events={"A"})
+    try:
+        customer = CustomerFactory()
+        for name in ("A", "B", "A"):
+            services.record_interaction(customer=customer, type="track", channel="web", name=name)
+    finally:
+        reactors.unregister("test.only")
+    assert seen == ["A", "A"]

@@ -1,0 +1,250 @@
+"""Timeline benchmark: a customer with a long history, on the admin page and the selector.
+
+    python bench/timeline.py            # 1,000,000 interactions; the hot customer has 50,000
+    python bench/timeline.py --quick    # 100,000 interactions; the hot customer has 5,000
+    python bench/timeline.py --quick --check   # CI: exit 1 on a gross regression
+
+Needs PostgreSQL. The database is dropped and recreated at the start: BENCH_DATABASE_URL if set;
+else the server of a PostgreSQL DATABASE_URL with ``_bench`` appended to its database name (so a
+developer's own database is never dropped); else postgres://postgres@127.0.0.1:5432/crm_bench.
+
+Prints the seed rate, then for the hot customer the admin change page (queries, server time),
+the first timeline page and a page from the middle of the history, and their ratio, which must
+stay near 1: keyset pagination costs the same at any depth, unlike OFFSET.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_BENCH_URL = "postgres://postgres@127.0.0.1:5432/crm_bench"
+POSTGRES_SCHEMES = ("postgres://", "postgresql://", "pgsql://")
+
+# Goals, and the much looser limits --check fails on (CI machines are noisy).
+GOAL_QUERIES, GOAL_FIRST_MS, GOAL_DEEP_RATIO = 25, 10.0, 2.0
+CHECK_QUERIES, CHECK_FIRST_MS, CHECK_DEEP_RATIO = 25, 50.0, 4.0
+
+SIZES = {
+    # (customers, interactions each, hot customer's interactions): 1,000,000 and 100,000 rows.
+    "full": (19_000, 50, 50_000),
+    "quick": (1_900, 50, 5_000),
+}
+
+
+def bench_database_url() -> str:
+    """The PostgreSQL database this run may drop (see the module docstring)."""
+    if explicit := os.environ.get("BENCH_DATABASE_URL"):
+        return explicit
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(POSTGRES_SCHEMES):
+        base, _, query = url.partition("?")
+        server, _, name = base.rpartition("/")
+        name = name if name.endswith("bench") else f"{name or 'crm'}_bench"
+        return f"{server}/{name}" + (f"?{query}" if query else "")
+    return DEFAULT_BENCH_URL
+
+
+def recreate_database(url: str) -> str | None:
+    """Drop and create the database; None when done, else why PostgreSQL was not usable."""
+    import dj_database_url
+    import psycopg
+    from psycopg import sql
+
+    if not url.startswith(POSTGRES_SCHEMES):
+        return f"BENCH_DATABASE_URL is not a PostgreSQL URL: {url.split('://')[0]}://…"
+    db = dj_database_url.parse(url)
+    params = {
+        "dbname": "postgres",
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+        "host": db.get("HOST") or None,
+        "port": db.get("PORT") or None,
+        "connect_timeout": 5,
+    }
+    try:
+        with psycopg.connect(autocommit=True, **{k: v for k, v in params.items() if v}) as conn:
+            name = sql.Identifier(db["NAME"])
+            try:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+            except psycopg.errors.SyntaxError:  # PostgreSQL < 13
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    except psycopg.OperationalError as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+def timings_ms(*calls: Callable[[], Any], runs: int, warmup: int = 3) -> list[list[float]]:
+    """Milliseconds of ``runs`` calls of each, interleaved so that load from other processes
+    on the machine falls on all of them alike."""
+    for _ in range(warmup):
+        for call in calls:
+            call()
+    samples: list[list[float]] = [[] for _ in calls]
+    for _ in range(runs):
+        for call, times in zip(calls, samples, strict=True):
+            started = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def describe(times: list[float]) -> str:
+    return f"median {statistics.median(times):.2f} ms, min {min(times):.2f} ms, {len(times)} runs"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100k interactions instead of 1M")
+    parser.add_argument("--check", action="store_true", help="exit 1 on a gross regression")
+    args = parser.parse_args(argv)
+
+    url = bench_database_url()
+    if problem := recreate_database(url):
+        print(f"timeline benchmark: PostgreSQL is not reachable ({problem})")
+        print("skipped: needs PostgreSQL (set BENCH_DATABASE_URL or DATABASE_URL=postgres://…)")
+        return 0 if args.check else 2
+
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    return run(quick=args.quick, check=args.check)
+
+
+def run(*, quick: bool, check: bool) -> int:
+    from io import StringIO
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from customers import demo, selectors
+    from customers.models import Customer, Interaction
+
+    db = settings.DATABASES["default"]
+    print(f"database: {db['HOST'] or 'socket'}:{db['PORT'] or 5432}/{db['NAME']} (recreated)")
+    call_command("migrate", verbosity=0)
+
+    customers, per_customer, hot_size = SIZES["quick" if quick else "full"]
+    started = time.perf_counter()
+    call_command(
+        "seed_demo",
+        customers=customers,
+        interactions_per_customer=per_customer,
+        hot_customer_interactions=hot_size,
+        stdout=StringIO(),
+    )
+    seconds = time.perf_counter() - started
+    interactions = Interaction.objects.count()
+    customer_count = Customer.objects.count()
+    print(
+        f"seed: {interactions:,} interactions, {customer_count:,} customers in {seconds:.1f} s "
+        f"= {interactions / seconds:,.0f} interactions/s (seed_demo bulk mode, COPY)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")  # what autovacuum would have done on a live database
+
+    hot = demo.hot_customer()
+    if hot is None:
+        raise SystemExit("seed_demo made no hot customer")
+    history = Interaction.objects.filter(customer=hot).count()
+    print(f"hot customer: pk={hot.pk}, {history:,} interactions")
+
+    # The admin page, as an administrator sees it. Production settings (no debug cursor), and
+    # not setup_test_environment(): its template instrumentation copies every template context
+    # for the test client and would be measured as server time.
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    user = get_user_model().objects.create_superuser("bench-admin", "bench@example.com", None)
+    client = Client()
+    client.force_login(user)
+    url = f"/admin/customers/customer/{hot.pk}/change/"
+    status = client.get(url).status_code
+    queries: int | None = None
+    page_ms: float | None = None
+    if status == 200:
+        with CaptureQueriesContext(connection) as captured:
+            client.get(url)
+        queries = len(captured)
+        [page_times] = timings_ms(lambda: client.get(url), runs=5, warmup=1)
+        page_ms = statistics.median(page_times)
+        print(f"admin change page: {queries} queries; {describe(page_times)}; {url}")
+    else:
+        print(f"admin change page: HTTP {status} at {url}; not measured")
+
+    # The selector the page uses: the newest page, and one from the middle of the history.
+    middle = history // 2
+    occurred_at, pk = (
+        Interaction.objects.filter(customer=hot)
+        .order_by("-occurred_at", "-pk")
+        .values_list("occurred_at", "pk")[middle]
+    )
+    cursor_at = selectors.TimelineCursor(occurred_at=occurred_at, pk=pk)
+    with CaptureQueriesContext(connection) as captured:
+        first_page = selectors.timeline(hot)
+    deep_page = selectors.timeline(hot, before=cursor_at)
+    first_times, deep_times = timings_ms(
+        lambda: selectors.timeline(hot),
+        lambda: selectors.timeline(hot, before=cursor_at),
+        runs=20,
+    )
+    first_ms, deep_ms = statistics.median(first_times), statistics.median(deep_times)
+    print(
+        f"timeline first page: {describe(first_times)} "
+        f"({len(captured)} query, {len(first_page.items)} rows)"
+    )
+    print(
+        f"timeline deep page (after row {middle:,} of {history:,}): {describe(deep_times)} "
+        f"({len(deep_page.items)} rows)"
+    )
+    ratio = deep_ms / first_ms
+    print(f"deep/first: {ratio:.2f}")
+
+    shown_queries = queries if queries is not None else "n/a"
+    shown_page = f"{page_ms:.1f}" if page_ms is not None else "n/a"
+    print(
+        f"timeline: queries={shown_queries} page_ms={shown_page} first_ms={first_ms:.2f} "
+        f"deep_ms={deep_ms:.2f} deep/first={ratio:.2f}"
+    )
+    goals = [
+        (f"admin page ≤ {GOAL_QUERIES} queries", queries is not None and queries <= GOAL_QUERIES),
+        (f"first page ≤ {GOAL_FIRST_MS:g} ms", first_ms <= GOAL_FIRST_MS),
+        (f"deep page within {GOAL_DEEP_RATIO:g}× of first", ratio <= GOAL_DEEP_RATIO),
+    ]
+    print("goals: " + "; ".join(f"{name}: {'ok' if met else 'MISSED'}" for name, met in goals))
+    if not check:
+        return 0
+    failures = []
+    if status != 200:
+        failures.append(f"admin change page answered HTTP {status}")
+    elif queries is not None and queries > CHECK_QUERIES:
+        failures.append(f"admin page ran {queries} queries (> {CHECK_QUERIES})")
+    if first_ms > CHECK_FIRST_MS:
+        failures.append(f"first page took {first_ms:.1f} ms (> {CHECK_FIRST_MS:g})")
+    if ratio > CHECK_DEEP_RATIO:
+        failures.append(f"deep/first is {ratio:.2f} (> {CHECK_DEEP_RATIO:g})")
+    if failures:
+        print("check: FAILED: " + "; ".join(failures))
+        return 1
+    print("check: ok (fails only on gross regressions)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
