@@ -1,7 +1,7 @@
 """Timeline benchmark: a customer with a long history, on the admin page and the selector.
 
     python bench/timeline.py            # 1,000,000 interactions; the hot customer has 50,000
-    python bench/timeline.py --quick    # 100,000 interactions; the hot customer has 5,000
+    python bench/timeline.py --quick    # 100,000 interactions; the hot customer has 50,000
     python bench/timeline.py --quick --check   # CI: exit 1 on a gross regression
 
 Needs PostgreSQL. The database is dropped and recreated at the start: BENCH_DATABASE_URL if set;
@@ -27,8 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_BENCH_URL = "postgres://postgres@127.0.0.1:5432/crm_bench"
-POSTGRES_SCHEMES = ("postgres://", "postgresql://", "pgsql://")
+from bench.common import bench_database_url, recreate_database  # noqa: E402
 
 # Goals, and the much looser limits --check fails on (CI machines are noisy).
 GOAL_QUERIES, GOAL_FIRST_MS, GOAL_DEEP_RATIO = 25, 10.0, 2.0
@@ -37,51 +36,8 @@ CHECK_QUERIES, CHECK_FIRST_MS, CHECK_DEEP_RATIO = 25, 50.0, 4.0
 SIZES = {
     # (customers, interactions each, hot customer's interactions): 1,000,000 and 100,000 rows.
     "full": (19_000, 50, 50_000),
-    "quick": (1_900, 50, 5_000),
+    "quick": (1_000, 50, 50_000),
 }
-
-
-def bench_database_url() -> str:
-    """The PostgreSQL database this run may drop (see the module docstring)."""
-    if explicit := os.environ.get("BENCH_DATABASE_URL"):
-        return explicit
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(POSTGRES_SCHEMES):
-        base, _, query = url.partition("?")
-        server, _, name = base.rpartition("/")
-        name = name if name.endswith("bench") else f"{name or 'crm'}_bench"
-        return f"{server}/{name}" + (f"?{query}" if query else "")
-    return DEFAULT_BENCH_URL
-
-
-def recreate_database(url: str) -> str | None:
-    """Drop and create the database; None when done, else why PostgreSQL was not usable."""
-    import dj_database_url
-    import psycopg
-    from psycopg import sql
-
-    if not url.startswith(POSTGRES_SCHEMES):
-        return f"BENCH_DATABASE_URL is not a PostgreSQL URL: {url.split('://')[0]}://…"
-    db = dj_database_url.parse(url)
-    params = {
-        "dbname": "postgres",
-        "user": db.get("USER") or None,
-        "password": db.get("PASSWORD") or None,
-        "host": db.get("HOST") or None,
-        "port": db.get("PORT") or None,
-        "connect_timeout": 5,
-    }
-    try:
-        with psycopg.connect(autocommit=True, **{k: v for k, v in params.items() if v}) as conn:
-            name = sql.Identifier(db["NAME"])
-            try:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-            except psycopg.errors.SyntaxError:  # PostgreSQL < 13
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    except psycopg.OperationalError as exc:
-        return str(exc).strip().splitlines()[0]
-    return None
 
 
 def timings_ms(*calls: Callable[[], Any], runs: int, warmup: int = 3) -> list[list[float]]:

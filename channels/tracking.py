@@ -1,20 +1,20 @@
 """The Segment-compatible tracking API's use-case: validate and apply tracking messages.
 
-One message is one call (identify, track, page, screen, group, alias). Each is applied in its own
-savepoint, so a batch keeps every valid message and reports each rejected one with its reason.
-Replaying a ``messageId`` from the same source changes nothing.
+One message is one call (identify, track, page, screen, group, alias): ``parse`` validates it
+without touching the database, ``apply_parsed`` applies it in its own savepoint. Batches go
+through ``channels.batch``. Replaying a ``messageId`` from the same source changes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -133,17 +133,37 @@ def _customer(ids: Mapping[str, Any], source: Source) -> Customer:
         raise MessageError(error.code, error.message) from error
 
 
-def apply_message(
+@dataclass(frozen=True)
+class EventFields:
+    """What a track, page, screen or group call writes on the timeline."""
+
+    identifiers: dict[str, str]
+    type: str
+    channel: str
+    name: str
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A validated message, ready to apply; nothing read or written yet."""
+
+    kind: str
+    message_id: str
+    message: dict[str, Any]
+    common: dict[str, Any]
+    event: EventFields | None
+
+
+def parse(
     message: Any,
     *,
     source: Source,
     received_at: datetime,
     sent_at: datetime | None = None,
     type_: str | None = None,
-    check_replay: bool = True,
-) -> bool:
-    """Apply one message; True when new, False for a replayed messageId. Raises MessageError.
-    ``check_replay=False``: the caller has already looked the messageId up."""
+) -> Parsed:
+    """Validate one message (no database); raises MessageError with the reason."""
     if not isinstance(message, dict):
         raise MessageError("invalid_message", "A message must be a JSON object.")
     kind = type_ or message.get("type")
@@ -152,27 +172,44 @@ def apply_message(
     if message_size(message) > MAX_MESSAGE_BYTES:
         raise MessageError("message_too_large", "A message may be at most 32 KB.")
     message_id = _text(message, "messageId", limit=200)
-    if (
-        check_replay
-        and message_id
-        and Interaction.objects.filter(source=source, message_id=message_id).exists()
-    ):
-        return False
-    context = _object(message, "context")
-    when = occurred_at(message, received_at=received_at, sent_at=sent_at)
     common = {
         "source": source,
-        "occurred_at": when,
-        "context": context,
+        "occurred_at": occurred_at(message, received_at=received_at, sent_at=sent_at),
+        "context": _object(message, "context"),
         "message_id": message_id,
     }
+    event = None if kind in ("identify", "alias") else _event_fields(kind, message, source)
+    return Parsed(kind=kind, message_id=message_id, message=message, common=common, event=event)
+
+
+def apply_parsed(parsed: Parsed) -> None:
+    """Apply one validated message in its own savepoint; raises MessageError."""
     with transaction.atomic():
-        if kind == "identify":
-            _identify(message, common)
-        elif kind == "alias":
-            _alias(message, common)
+        if parsed.kind == "identify":
+            _identify(parsed.message, parsed.common)
+        elif parsed.kind == "alias":
+            _alias(parsed.message, parsed.common)
         else:
-            _event(kind, message, common)
+            assert parsed.event is not None
+            _record_event(parsed.event, parsed.common)
+
+
+def apply_message(
+    message: Any,
+    *,
+    source: Source,
+    received_at: datetime,
+    sent_at: datetime | None = None,
+    type_: str | None = None,
+) -> bool:
+    """Apply one message; True when new, False for a replayed messageId. Raises MessageError."""
+    parsed = parse(message, source=source, received_at=received_at, sent_at=sent_at, type_=type_)
+    if (
+        parsed.message_id
+        and Interaction.objects.filter(source=source, message_id=parsed.message_id).exists()
+    ):
+        return False
+    apply_parsed(parsed)
     return True
 
 
@@ -224,9 +261,8 @@ def _alias(message: Mapping[str, Any], common: dict[str, Any]) -> None:
     )
 
 
-def _event(kind: str, message: Mapping[str, Any], common: dict[str, Any]) -> None:
+def _event_fields(kind: str, message: Mapping[str, Any], source: Source) -> EventFields:
     properties = _object(message, "properties")
-    source: Source = common["source"]
     if kind == "track":
         name = _text(message, "event", limit=200)
         if not name:
@@ -245,75 +281,22 @@ def _event(kind: str, message: Mapping[str, Any], common: dict[str, Any]) -> Non
             raise MessageError("missing_field", "A group call needs a groupId.")
         properties = {"groupId": group_id, "traits": _object(message, "traits")}
         channel, type_ = source.channel, Interaction.Type.TRACK
-    customer = _customer(_identifiers(message), source)
-    customers.record_interaction(
-        customer=customer, type=type_, channel=channel, name=name, properties=properties, **common
+    return EventFields(
+        identifiers=_identifiers(message),
+        type=type_,
+        channel=channel,
+        name=name,
+        properties=properties,
     )
 
 
-def apply_batch(
-    messages: Sequence[Any],
-    *,
-    source: Source,
-    received_at: datetime | None = None,
-    sent_at: datetime | None = None,
-) -> BatchResult:
-    """Apply every message of a batch on its own; valid ones are kept, the rest reported."""
-    received_at = received_at or timezone.now()
-    accepted = duplicates = 0
-    rejected: list[Rejection] = []
-    ids = [_message_id(message) for message in messages]
-    # One transaction (one commit) for the batch, one savepoint per message.
-    with transaction.atomic():
-        seen = set(
-            Interaction.objects.filter(
-                source=source, message_id__in=[i for i in ids if i]
-            ).values_list("message_id", flat=True)
-        )
-        for index, message in enumerate(messages):
-            message_id = ids[index]
-            if message_id and message_id in seen:
-                duplicates += 1
-                continue
-            outcome = _apply_one(
-                index, message, source=source, received_at=received_at, sent_at=sent_at
-            )
-            if isinstance(outcome, Rejection):
-                rejected.append(outcome)
-            elif outcome:
-                accepted += 1
-                seen.add(message_id)
-            else:
-                duplicates += 1
-    if rejected:
-        logger.info("tracking.rejected source=%s count=%s", source.pk, len(rejected))
-    return BatchResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
-
-
-def _message_id(message: Any) -> str:
-    if isinstance(message, dict) and isinstance(message.get("messageId"), str | int):
-        return str(message["messageId"]).strip()[:200]
-    return ""
-
-
-def _apply_one(
-    index: int,
-    message: Any,
-    *,
-    source: Source,
-    received_at: datetime,
-    sent_at: datetime | None,
-) -> bool | Rejection:
-    message_id = _message_id(message)
-    try:
-        return apply_message(
-            message, source=source, received_at=received_at, sent_at=sent_at, check_replay=False
-        )
-    except MessageError as error:
-        return Rejection(index, message_id, error.code, error.message)
-    except (OperationalError, InterfaceError):
-        raise  # the connection itself is in trouble: the whole batch fails and is retried
-    except Exception:
-        # Its savepoint rolled back; the rest of the batch must not be lost with it.
-        logger.exception("tracking.message_failed source=%s index=%s", source.pk, index)
-        return Rejection(index, message_id, "processing_failed", "Could not be applied.")
+def _record_event(event: EventFields, common: dict[str, Any]) -> None:
+    customer = _customer(event.identifiers, common["source"])
+    customers.record_interaction(
+        customer=customer,
+        type=event.type,
+        channel=event.channel,
+        name=event.name,
+        properties=event.properties,
+        **common,
+    )

@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from commerce.models import Cart, CartLine, Order, OrderLine, Product, Restock, StockAlert
+from customers import reactors
 from customers.errors import DomainError
 from customers.models import Customer, Source
 
@@ -130,19 +131,25 @@ def upsert_product(
         return product
 
 
-def product_from_event(item: Mapping[str, Any]) -> Product | None:
-    """Upsert the product an e-commerce event describes (never its stock)."""
+def product_from_event(item: Mapping[str, Any]) -> None:
+    """Upsert the product an e-commerce event describes (never its stock). Within one tracking
+    batch, a SKU already seen with the same details is not looked up again."""
     sku = sku_of(item)
     if not sku:
-        return None
-    return upsert_product(
-        sku=sku,
-        name=str(item.get("name") or "")[:300] or None,
-        url=_url(item.get("url")),
-        image_url=_url(item.get("image_url") or item.get("imageUrl")),
-        price=to_decimal(item.get("price")),
-        currency=str(item.get("currency") or "")[:3] or None,
-    )
+        return
+    details = {
+        "name": str(item.get("name") or "")[:300] or None,
+        "url": _url(item.get("url")),
+        "image_url": _url(item.get("image_url") or item.get("imageUrl")),
+        "price": to_decimal(item.get("price")),
+        "currency": str(item.get("currency") or "")[:3] or None,
+    }
+    memo = reactors.scope_memo("commerce.products")
+    fingerprint = tuple(details.values())
+    if memo.get(sku) == fingerprint:
+        return
+    upsert_product(sku=sku, **details)
+    memo[sku] = fingerprint
 
 
 def _url(value: object) -> str | None:

@@ -9,9 +9,11 @@ reactor may name the event names it cares about, so the rest of the log skips it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from customers.models import Interaction
@@ -68,3 +70,25 @@ def dispatch(interaction: Interaction) -> None:
     for entry in _entries:
         if entry.wants(interaction):
             entry.reactor(interaction)
+
+
+_scope: ContextVar[dict[str, Any] | None] = ContextVar("reactor_scope", default=None)
+
+
+@contextmanager
+def batch_scope() -> Iterator[None]:
+    """Mark a unit of work (one tracking batch, one transaction) inside which reactors may
+    memoise what they read, e.g. a product looked up for 40 events of the same batch."""
+    token = _scope.set({})
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def scope_memo(name: str) -> dict[Any, Any]:
+    """The reactor's memo for the current batch scope; outside one, a throwaway dict."""
+    scope = _scope.get()
+    if scope is None:
+        return {}
+    return scope.setdefault(name, {})

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from channels import tracking
+from channels import batch, tracking
 from customers.api.auth import SourceKeyAuthentication, SourceRateThrottle, scoped
 from customers.api.errors import ApiError
 
@@ -119,10 +119,10 @@ class BatchView(TrackingView):
     )
     def post(self, request: Request) -> Response:
         payload = read_json(request, limit=tracking.MAX_BATCH_BYTES)
-        batch = payload.get("batch") if isinstance(payload, dict) else None
-        if not isinstance(batch, list):
+        messages = payload.get("batch") if isinstance(payload, dict) else None
+        if not isinstance(messages, list):
             raise ApiError("invalid_batch", "The body must be an object with a 'batch' list.")
-        if len(batch) > tracking.MAX_BATCH_MESSAGES:
+        if len(messages) > tracking.MAX_BATCH_MESSAGES:
             raise ApiError(
                 "batch_too_large",
                 f"A batch may hold at most {tracking.MAX_BATCH_MESSAGES} messages.",
@@ -132,7 +132,7 @@ class BatchView(TrackingView):
             sent_at = tracking._time(payload, "sentAt")
         except tracking.MessageError as error:
             raise ApiError(error.code, error.message) from error
-        result = tracking.apply_batch(batch, source=request.auth.source, sent_at=sent_at)
+        result = batch.apply_batch(messages, source=request.auth.source, sent_at=sent_at)
         return Response(
             {
                 "success": True,

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from customers.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(exceptions.APIException):
@@ -46,6 +50,15 @@ def _message(detail: Any) -> str:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, OperationalError):
+        # The database is overloaded or a deadlock outlived its retries: nothing was applied,
+        # and the client's retry (same messageIds) is safe.
+        logger.warning("api.database_busy", exc_info=exc)
+        return Response(
+            {"code": "busy", "message": "The server is busy; retry after Retry-After seconds."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "2"},
+        )
     if isinstance(exc, DomainError):
         return Response({"code": exc.code, "message": exc.message}, status=exc.status)
     if isinstance(exc, Http404):

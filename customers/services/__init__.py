@@ -3,7 +3,12 @@
 Every function owns its transaction. Split by concern; import from ``customers.services``.
 """
 
-from customers.services.events import record_interaction, summarize
+from customers.services.events import (
+    build_interaction,
+    insert_many,
+    record_interaction,
+    summarize,
+)
 from customers.services.lookup import (
     ACCOUNT_KINDS,
     ADDRESS_KINDS,
@@ -39,8 +44,10 @@ __all__ = [
     "accept_suggestion",
     "alias",
     "apply_traits",
+    "build_interaction",
     "find_customer",
     "identify",
+    "insert_many",
     "live",
     "merge",
     "merge_many",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
@@ -37,12 +37,12 @@ def summarize(type_: str, name: str, properties: Mapping[str, Any]) -> str:
     return str(label)[:500]
 
 
-def record_interaction(
+def build_interaction(
     *,
-    customer: Customer,
     type: str,
     channel: str,
     occurred_at: datetime | None = None,
+    received_at: datetime | None = None,
     source: Source | None = None,
     name: str = "",
     summary: str = "",
@@ -51,37 +51,39 @@ def record_interaction(
     context: Mapping[str, Any] | None = None,
     agent: AbstractBaseUser | None = None,
     message_id: str = "",
-) -> tuple[Interaction, bool]:
-    """Append one touchpoint to the customer's timeline and run the registered reactors.
-
-    Idempotent on (source, message_id): a replay returns the first row and ``created=False``
-    and changes nothing. Writes on a tombstone land on its survivor.
-    """
-    now = timezone.now()
-    occurred_at = occurred_at or now
+) -> Interaction:
+    """An unsaved timeline row with its summary written; no customer yet."""
+    received_at = received_at or timezone.now()
     props = dict(properties or {})
-    row = Interaction(
+    return Interaction(
         source=source,
         channel=channel,
         type=type,
         direction=direction,
         name=name[:200],
         summary=(summary or summarize(type, name, props))[:500],
-        occurred_at=occurred_at,
-        received_at=now,
+        occurred_at=occurred_at or received_at,
+        received_at=received_at,
         properties=props,
         context=dict(context or {}),
         agent=agent,
         message_id=message_id[:200] if source is not None else "",
     )
+
+
+def record_interaction(*, customer: Customer, **fields: Any) -> tuple[Interaction, bool]:
+    """Append one touchpoint to the customer's timeline and run the interested reactors.
+
+    ``fields`` are those of ``build_interaction``. Idempotent on (source, message_id): a replay
+    returns the first row and ``created=False`` and changes nothing. Writes on a tombstone land
+    on its survivor.
+    """
+    row = build_interaction(**fields)
     # No savepoint of our own: a failure here (a reactor's, say) aborts the caller's unit.
     with transaction.atomic(savepoint=False):
         # One UPDATE both moves first/last seen and proves the customer is live; a tombstone
         # matches nothing, and the write follows it to its survivor.
-        seen = {
-            "first_seen_at": Least("first_seen_at", occurred_at),
-            "last_seen_at": Greatest("last_seen_at", occurred_at),
-        }
+        seen = _seen(row.occurred_at)
         if not Customer.objects.filter(pk=customer.pk, merged_into__isnull=True).update(**seen):
             customer = live(customer, refresh=True)
             Customer.objects.filter(pk=customer.pk).update(**seen)
@@ -94,11 +96,67 @@ def record_interaction(
                     row.save(force_insert=True)
             except IntegrityError:
                 existing = Interaction.objects.filter(
-                    source=source, message_id=row.message_id
+                    source=row.source, message_id=row.message_id
                 ).first()
                 if existing is None:
                     raise
                 return existing, False
-        interaction = row
-        reactors.dispatch(interaction)
-        return interaction, True
+        reactors.dispatch(row)
+        return row, True
+
+
+def _seen(occurred_at: datetime) -> dict[str, Any]:
+    return {
+        "first_seen_at": Least("first_seen_at", occurred_at),
+        "last_seen_at": Greatest("last_seen_at", occurred_at),
+    }
+
+
+def insert_many(rows: Sequence[Interaction]) -> None:
+    """Insert rows whose customers are set, in one statement, and move first/last seen of
+    their customers in one more (PostgreSQL; per customer elsewhere). Rows that landed on a
+    customer merged meanwhile follow it. Reactors are the caller's to run, in order.
+    Raises IntegrityError (nothing inserted) if any (source, message_id) exists already."""
+    if not rows:
+        return
+    with transaction.atomic():
+        Interaction.objects.bulk_create(rows)
+    spans: dict[int, tuple[datetime, datetime]] = {}
+    for row in rows:
+        first, last = spans.get(row.customer_id, (row.occurred_at, row.occurred_at))
+        spans[row.customer_id] = (min(first, row.occurred_at), max(last, row.occurred_at))
+    _note_seen(spans)
+    merged = dict(
+        Customer.objects.filter(pk__in=list(spans), merged_into__isnull=False).values_list(
+            "pk", "merged_into_id"
+        )
+    )
+    for old, new in merged.items():
+        moved = [row.pk for row in rows if row.customer_id == old]
+        Interaction.objects.filter(pk__in=moved).update(customer=new)
+        for row in rows:
+            if row.customer_id == old:
+                row.customer_id = new
+
+
+def _note_seen(spans: Mapping[int, tuple[datetime, datetime]]) -> None:
+    if connection.vendor != "postgresql":
+        for pk, (first, last) in spans.items():
+            Customer.objects.filter(pk=pk).update(
+                first_seen_at=Least("first_seen_at", first),
+                last_seen_at=Greatest("last_seen_at", last),
+            )
+        return
+    table = Customer._meta.db_table
+    values = ", ".join(["(%s::bigint, %s::timestamptz, %s::timestamptz)"] * len(spans))
+    params: list[Any] = []
+    for pk, (first, last) in sorted(spans.items()):  # pk order: no deadlock between batches
+        params += [pk, first, last]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Only placeholders carry values; the table name is our own.
+            f"UPDATE {table} AS c SET first_seen_at = LEAST(c.first_seen_at, v.f), "
+            f"last_seen_at = GREATEST(c.last_seen_at, v.l) "
+            f"FROM (VALUES {values}) AS v(id, f, l) WHERE c.id = v.id",
+            params,
+        )

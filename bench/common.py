@@ -1,0 +1,51 @@
+"""What the benchmarks share: which PostgreSQL database they may drop, and making it anew."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_BENCH_URL = "postgres://postgres@127.0.0.1:5432/crm_bench"
+POSTGRES_SCHEMES = ("postgres://", "postgresql://", "pgsql://")
+
+
+def bench_database_url(suffix: str = "bench") -> str:
+    """The PostgreSQL database this run may drop (see the module docstring)."""
+    if explicit := os.environ.get("BENCH_DATABASE_URL"):
+        return explicit
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(POSTGRES_SCHEMES):
+        base, _, query = url.partition("?")
+        server, _, name = base.rpartition("/")
+        name = name if name.endswith(suffix) else f"{name or 'crm'}_{suffix}"
+        return f"{server}/{name}" + (f"?{query}" if query else "")
+    return DEFAULT_BENCH_URL.replace("crm_bench", f"crm_{suffix}")
+
+
+def recreate_database(url: str) -> str | None:
+    """Drop and create the database; None when done, else why PostgreSQL was not usable."""
+    import dj_database_url
+    import psycopg
+    from psycopg import sql
+
+    if not url.startswith(POSTGRES_SCHEMES):
+        return f"BENCH_DATABASE_URL is not a PostgreSQL URL: {url.split('://')[0]}://…"
+    db = dj_database_url.parse(url)
+    params = {
+        "dbname": "postgres",
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+        "host": db.get("HOST") or None,
+        "port": db.get("PORT") or None,
+        "connect_timeout": 5,
+    }
+    try:
+        with psycopg.connect(autocommit=True, **{k: v for k, v in params.items() if v}) as conn:
+            name = sql.Identifier(db["NAME"])
+            try:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+            except psycopg.errors.SyntaxError:  # PostgreSQL < 13
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    except psycopg.OperationalError as exc:
+        return str(exc).strip().splitlines()[0]
+    return None

@@ -1,0 +1,278 @@
+"""Applying a tracking batch: every message on its own, most of them in bulk.
+
+Identify and alias calls, and events whose identifiers need the trust rules, go one by one
+through ``tracking.apply_parsed`` (its own savepoint each). The rest — events whose identifiers
+all name one known customer, or none at all — are resolved with one query for the whole batch,
+get their new customers in two statements, and are inserted together; reactors then run on
+them in message order. A batch is one transaction: one commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from channels import tracking
+from channels.tracking import BatchResult, MessageError, Parsed, Rejection
+from customers import reactors
+from customers import services as customers
+from customers.models import Customer, Identity, Interaction, Source
+
+logger = logging.getLogger(__name__)
+
+DEADLOCK_RETRIES = 4
+
+
+@dataclass
+class _Fast:
+    """An event taking the bulk path; ``customer_id`` is None until resolved."""
+
+    index: int
+    parsed: Parsed
+    pairs: dict[str, str]
+    customer_id: int | None = None
+    row: Interaction | None = field(default=None)
+
+
+def apply_batch(
+    messages: Sequence[Any],
+    *,
+    source: Source,
+    received_at: datetime | None = None,
+    sent_at: datetime | None = None,
+) -> BatchResult:
+    """Apply a batch; valid messages are kept, each rejected one is reported with its reason.
+    Replayed messageIds (earlier, or twice in this batch) count as duplicates and change
+    nothing."""
+    received_at = received_at or timezone.now()
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            return _apply_batch_once(messages, source, received_at, sent_at)
+        except OperationalError as error:
+            if not _is_deadlock(error) or attempt == DEADLOCK_RETRIES:
+                raise
+            # Two batches took the same new rows in opposite orders; all was rolled back.
+            logger.info("tracking.batch_deadlock_retry attempt=%s", attempt)
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    cause = error.__cause__
+    return type(cause).__name__ in ("DeadlockDetected", "SerializationFailure")
+
+
+def _apply_batch_once(
+    messages: Sequence[Any], source: Source, received_at: datetime, sent_at: datetime | None
+) -> BatchResult:
+    result = _Tally()
+    with transaction.atomic(), reactors.batch_scope():
+        plan = _parse_all(messages, source, received_at, sent_at, result)
+        fast = [item for item in plan if isinstance(item, _Fast)]
+        _resolve_in_bulk(fast, source)
+        pending: list[_Fast] = []
+        for item in plan:
+            if isinstance(item, _Fast) and item.customer_id is not None:
+                pending.append(item)
+                continue
+            _flush(pending, result)
+            pending = []
+            _apply_one(item.index, item.parsed, result)
+        _flush(pending, result)
+    if result.rejected:
+        logger.info("tracking.rejected source=%s count=%s", source.pk, len(result.rejected))
+    return BatchResult(
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        rejected=sorted(result.rejected, key=lambda r: r.index),
+    )
+
+
+@dataclass
+class _Tally:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+@dataclass
+class _Slow:
+    index: int
+    parsed: Parsed
+
+
+def _message_id(message: Any) -> str:
+    if isinstance(message, dict) and isinstance(message.get("messageId"), str | int):
+        return str(message["messageId"]).strip()[:200]
+    return ""
+
+
+def _parse_all(
+    messages: Sequence[Any],
+    source: Source,
+    received_at: datetime,
+    sent_at: datetime | None,
+    result: _Tally,
+) -> list[_Fast | _Slow]:
+    ids = [_message_id(message) for message in messages]
+    seen = set(
+        Interaction.objects.filter(source=source, message_id__in=[i for i in ids if i]).values_list(
+            "message_id", flat=True
+        )
+    )
+    plan: list[_Fast | _Slow] = []
+    for index, message in enumerate(messages):
+        try:
+            parsed = tracking.parse(
+                message, source=source, received_at=received_at, sent_at=sent_at
+            )
+        except MessageError as error:
+            result.rejected.append(Rejection(index, ids[index], error.code, error.message))
+            continue
+        if parsed.message_id and parsed.message_id in seen:
+            result.duplicates += 1
+            continue
+        if parsed.message_id:
+            seen.add(parsed.message_id)
+        if parsed.event is None:
+            plan.append(_Slow(index, parsed))
+            continue
+        pairs = customers.normalize_identifiers(parsed.event.identifiers)
+        if not pairs:
+            result.rejected.append(
+                Rejection(index, parsed.message_id, "no_identifier", "No usable identifier.")
+            )
+            continue
+        plan.append(_Fast(index, parsed, pairs))
+    return plan
+
+
+def _resolve_in_bulk(fast: list[_Fast], source: Source) -> None:
+    """Set ``customer_id`` where the answer needs no trust rule: every identifier known and on
+    one customer, or none known (a new customer with all of them). The rest stay None."""
+    if not fast:
+        return
+    by_kind: dict[str, set[str]] = {}
+    for item in fast:
+        for kind, value in item.pairs.items():
+            by_kind.setdefault(kind, set()).add(value)
+    query = Q()
+    for kind, values in by_kind.items():
+        query |= Q(kind=kind, value__in=sorted(values))
+    known = {
+        (kind, value): merged_into or customer_id
+        for kind, value, customer_id, merged_into in Identity.objects.filter(query).values_list(
+            "kind", "value", "customer_id", "customer__merged_into_id"
+        )
+    }
+    new_groups: dict[frozenset[tuple[str, str]], list[_Fast]] = {}
+    claimed: set[tuple[str, str]] = set()
+    for item in fast:
+        owners = {known.get(pair) for pair in item.pairs.items()}
+        if None not in owners and len(owners) == 1:
+            item.customer_id = owners.pop()
+        elif owners == {None}:
+            key = frozenset(item.pairs.items())
+            if key in new_groups or not (key & claimed):
+                new_groups.setdefault(key, []).append(item)
+                claimed |= key
+    if new_groups:
+        _create_customers(new_groups, source)
+
+
+def _create_customers(
+    groups: dict[frozenset[tuple[str, str]], list[_Fast]], source: Source
+) -> None:
+    keys = list(groups)
+    people = [Customer(search_text=customers.search_text_for("", "", sorted(key))) for key in keys]
+    try:
+        with transaction.atomic():
+            Customer.objects.bulk_create(people)
+            # Sorted, so concurrent batches take the unique index entries in one order.
+            identities = sorted(
+                (
+                    Identity(customer=person, kind=kind, value=value, source=source)
+                    for person, key in zip(people, keys, strict=True)
+                    for kind, value in key
+                ),
+                key=lambda identity: (identity.kind, identity.value),
+            )
+            Identity.objects.bulk_create(identities)
+    except IntegrityError:
+        return  # another request made one of them meanwhile: these go the one-by-one way
+    for person, key in zip(people, keys, strict=True):
+        for item in groups[key]:
+            item.customer_id = person.pk
+
+
+def _flush(pending: list[_Fast], result: _Tally) -> None:
+    """Insert the pending events together, then run reactors on each in order."""
+    if not pending:
+        return
+    for item in pending:
+        event = item.parsed.event
+        assert event is not None
+        item.row = customers.build_interaction(
+            type=event.type,
+            channel=event.channel,
+            name=event.name,
+            properties=event.properties,
+            **item.parsed.common,
+        )
+        item.row.customer_id = item.customer_id
+    try:
+        with transaction.atomic():
+            customers.insert_many([item.row for item in pending if item.row is not None])
+            # Reactors in message order, with no savepoint each: if one fails, the chunk is
+            # undone and replayed one by one, which isolates (and rejects) just that event.
+            for item in pending:
+                assert item.row is not None
+                reactors.dispatch(item.row)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        logger.warning("tracking.bulk_chunk_replayed size=%s", len(pending), exc_info=True)
+        for item in pending:
+            _apply_one(item.index, item.parsed, result)
+        return
+    result.accepted += len(pending)
+
+
+def _apply_one(index: int, parsed: Parsed, result: _Tally) -> None:
+    try:
+        tracking.apply_parsed(parsed)
+    except MessageError as error:
+        result.rejected.append(Rejection(index, parsed.message_id, error.code, error.message))
+    except IntegrityError:
+        # The same messageId was recorded by a concurrent request: a replay.
+        if (
+            parsed.message_id
+            and Interaction.objects.filter(
+                source=parsed.common["source"], message_id=parsed.message_id
+            ).exists()
+        ):
+            result.duplicates += 1
+        else:
+            logger.exception("tracking.message_failed index=%s", index)
+            result.rejected.append(
+                Rejection(index, parsed.message_id, "processing_failed", "Could not be applied.")
+            )
+    except (OperationalError, InterfaceError):
+        raise  # the connection itself is in trouble: the whole batch fails and is retried
+    except Exception:
+        # Its savepoint rolled back; the rest of the batch must not be lost with it.
+        logger.exception("tracking.message_failed index=%s", index)
+        result.rejected.append(
+            Rejection(index, parsed.message_id, "processing_failed", "Could not be applied.")
+        )
+    else:
+        result.accepted += 1
