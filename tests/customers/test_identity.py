@@ -266,3 +266,11 @@ def test_normalize_identifier_is_idempotent(kind, text):
 def test_email_is_none_or_trimmed_lower_case(text):
     result = normalize_email(text)
     assert result is None or (result == result.lower() and result == result.strip())
+
+
+@pytest.mark.parametrize("text", ["Ϊ́", "ẞ́", "Άͅ", "I\u0307", "e\u200c\u0301", "ا\u200c\u0654"])
+def test_case_folding_and_joiner_removal_stay_idempotent(text):
+    once = normalize_search_text(text)
+    assert normalize_search_text(once) == once
+    handle = normalize_identifier("instagram", text)
+    assert handle is None or normalize_identifier("instagram", handle) == handle
