@@ -47,14 +47,17 @@ test: lint
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 messages: install
-	cd customers && ../$(BIN)/python ../manage.py makemessages -l fa -l ar -l az --no-obsolete
+	$(BIN)/python manage.py makemessages -l fa -l ar -l az --no-obsolete \
+		--ignore=.venv --ignore=.tools --ignore=var --ignore=tests --ignore=bench
 	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=.tools
 
 bench: install
 	$(BIN)/python bench/timeline.py
+	$(BIN)/python bench/ingest.py
 
 bench-check: install
-	$(BIN)/python bench/timeline.py --quick
+	$(BIN)/python bench/timeline.py --quick --check
+	$(BIN)/python bench/ingest.py --quick --check
 
 clean:
 	rm -rf $(VENV) .tools var

@@ -21,4 +21,5 @@ def log_schedule(sender, **kwargs) -> None:  # type: ignore[no-untyped-def]
     schedule = sender.scheduler.schedule
     logger.info("beat schedule: %d periodic task(s)", len(schedule))
     for name, entry in sorted(schedule.items()):
-        logger.info("beat schedule: %s -> %s every %s", name, entry.task, entry.schedule)
+        every = " ".join(str(entry.schedule).split())  # crontab reprs span several lines
+        logger.info("beat schedule: %s -> %s, %s", name, entry.task, every)
