@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from commerce.models import Cart, CartLine, Order, OrderLine, Product, Restock, StockAlert
 from customers import reactors
@@ -404,12 +405,14 @@ def request_stock_alert(customer: Customer, *, product: Product, channel: str) -
             )
             if identity is None:
                 raise DomainError(
-                    "no_address", f"This customer has no {kind} to notify.", status=422
+                    "no_address",
+                    _("This customer has no %(kind)s to notify.") % {"kind": kind},
+                    status=422,
                 )
             if not identity.verified and kind != "email":
                 raise DomainError(
                     "unverified_address",
-                    "Verify this phone number before subscribing it to alerts.",
+                    _("Verify this phone number before subscribing it to alerts."),
                     status=422,
                 )
         status = (
@@ -455,12 +458,12 @@ def confirm_stock_alert(token: str) -> StockAlert:
         data = signing.loads(token, salt=CONFIRM_SALT, max_age=7 * 24 * 3600)
     except signing.BadSignature as error:
         raise DomainError(
-            "invalid_link", "This confirmation link is invalid or expired."
+            "invalid_link", _("This confirmation link is invalid or expired.")
         ) from error
     with transaction.atomic():
         alert = StockAlert.objects.select_for_update().filter(pk=data.get("alert")).first()
         if alert is None or alert.address != data.get("address"):
-            raise DomainError("invalid_link", "This confirmation link is invalid or expired.")
+            raise DomainError("invalid_link", _("This confirmation link is invalid or expired."))
         if alert.status == StockAlert.Status.PENDING:
             alert.status, alert.confirmed_at = StockAlert.Status.ACTIVE, timezone.now()
             alert.save(update_fields=["status", "confirmed_at"])

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from customers.errors import DomainError
 from customers.models import ApiKey, Source
@@ -39,7 +40,10 @@ def create_key(
     """Make a new key for ``source``; returns the row and the plaintext, which is never stored."""
     unknown = set(scopes) - set(ALL_SCOPES)
     if unknown or not scopes:
-        raise DomainError("invalid_scopes", f"Scopes must be some of {', '.join(ALL_SCOPES)}.")
+        raise DomainError(
+            "invalid_scopes",
+            _("Scopes must be some of %(scopes)s.") % {"scopes": ", ".join(ALL_SCOPES)},
+        )
     prefix = secrets.token_hex(PREFIX_LENGTH // 2)
     raw = f"{KEY_MARK}{prefix}{secrets.token_hex(24)}"
     key = ApiKey.objects.create(
@@ -81,6 +85,8 @@ def rotate_key(key: ApiKey, *, by: AbstractBaseUser | None = None) -> tuple[ApiK
     """Replace a key by a new one with the same scopes; the old one stops working at once."""
     with transaction.atomic():
         if ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=False).exists():
-            raise DomainError("key_revoked", "A revoked key cannot be rotated; create a new one.")
+            raise DomainError(
+                "key_revoked", _("A revoked key cannot be rotated; create a new one.")
+            )
         revoke_key(key)
         return create_key(key.source, scopes=key.scopes, name=key.name, by=by)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from customers import services
 from customers.errors import DomainError
@@ -42,7 +43,10 @@ def set_consent(
     if channel != "all":
         kind = ADDRESS_KIND.get(channel)
         if kind is None:
-            raise DomainError("invalid_channel", f"No consent address for channel {channel!r}.")
+            raise DomainError(
+                "invalid_channel",
+                _("No consent address for channel %(channel)s.") % {"channel": channel},
+            )
         addresses = Identity.objects.filter(customer=customer, kind=kind)
         if address:
             value = normalize_identifier(kind, address)
@@ -50,7 +54,9 @@ def set_consent(
         identity = addresses.order_by("-verified", "created_at").first()
         if identity is None:
             raise DomainError(
-                "no_address", f"This customer has no {kind} address to consent for.", status=422
+                "no_address",
+                _("This customer has no %(kind)s address to consent for.") % {"kind": kind},
+                status=422,
             )
     now = timezone.now()
     with transaction.atomic():

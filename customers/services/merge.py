@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from customers import relocation
 from customers.errors import DomainError
@@ -122,16 +123,16 @@ def merge(
     """
     with transaction.atomic():
         if survivor.pk == duplicate.pk:
-            raise DomainError("same_customer", "A customer cannot be merged into itself.")
+            raise DomainError("same_customer", _("A customer cannot be merged into itself."))
         locked = _lock(survivor.pk, duplicate.pk)
         survivor, duplicate = locked[survivor.pk], locked[duplicate.pk]
         if survivor.is_merged or duplicate.is_merged:
-            raise DomainError("already_merged", "One of these customers was merged already.")
+            raise DomainError("already_merged", _("One of these customers was merged already."))
         held = set(_user_ids([survivor.pk, duplicate.pk]).values())
         if len(held) > 1:
             raise DomainError(
                 "conflicting_user_ids",
-                "Both customers have an account id; two accounts are never one customer.",
+                _("Both customers have an account id; two accounts are never one customer."),
             )
         record = MergeRecord(
             survivor=survivor, duplicate=duplicate, merged_by=by, reason=reason[:200]
@@ -180,7 +181,7 @@ def merge_many(
     """Merge several customers into the oldest of them, all or nothing."""
     ordered = oldest_first(customers)
     if len(ordered) < 2:
-        raise DomainError("too_few", "Choose at least two customers to merge.")
+        raise DomainError("too_few", _("Choose at least two customers to merge."))
     with transaction.atomic():
         return [
             merge(survivor=ordered[0], duplicate=other, by=by, reason=reason)
@@ -210,11 +211,12 @@ def undo_merge(record: MergeRecord, *, by: AbstractBaseUser | None = None) -> Cu
     with transaction.atomic():
         record = MergeRecord.objects.select_for_update().get(pk=record.pk)
         if record.undone_at is not None:
-            raise DomainError("already_undone", "This merge was undone already.")
+            raise DomainError("already_undone", _("This merge was undone already."))
         if blocker := undo_blocker(record):
             raise DomainError(
                 "merge_has_dependants",
-                f"A later merge (#{blocker.pk}) involves these customers; undo it first.",
+                _("A later merge (#%(pk)s) involves these customers; undo it first.")
+                % {"pk": blocker.pk},
             )
         locked = _lock(record.survivor_id, record.duplicate_id)
         survivor, duplicate = locked[record.survivor_id], locked[record.duplicate_id]
@@ -265,7 +267,7 @@ def accept_suggestion(
     with transaction.atomic():
         suggestion = MergeSuggestion.objects.select_for_update().get(pk=suggestion.pk)
         if suggestion.status != MergeSuggestion.Status.OPEN:
-            raise DomainError("suggestion_closed", "This suggestion was resolved already.")
+            raise DomainError("suggestion_closed", _("This suggestion was resolved already."))
         first, second = oldest_first([live(suggestion.customer), live(suggestion.other)])
         record = None
         if first.pk != second.pk:
@@ -287,4 +289,4 @@ def reject_suggestion(suggestion: MergeSuggestion, *, by: AbstractBaseUser | Non
         pk=suggestion.pk, status=MergeSuggestion.Status.OPEN
     ).update(status=MergeSuggestion.Status.REJECTED, resolved_at=timezone.now(), resolved_by=by)
     if not updated:
-        raise DomainError("suggestion_closed", "This suggestion was resolved already.")
+        raise DomainError("suggestion_closed", _("This suggestion was resolved already."))

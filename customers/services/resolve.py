@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count
+from django.utils.translation import gettext as _
 
 from customers.errors import DomainError
 from customers.models import (
@@ -50,7 +51,7 @@ def resolve(
     """
     pairs = normalize_identifiers(identifiers)
     if not pairs:
-        raise DomainError("no_identifier", "No usable identifier (user id, anonymous id, ...).")
+        raise DomainError("no_identifier", _("No usable identifier (user id, anonymous id, ...)."))
     for attempt in range(4):
         try:
             with transaction.atomic():
@@ -110,7 +111,7 @@ def _resolve(
     if anchor is None:
         if not create:
             raise DomainError(
-                "customer_not_found", "No customer has these identifiers.", status=404
+                "customer_not_found", _("No customer has these identifiers."), status=404
             )
         anchor = Customer.objects.create()
         user_ids[anchor.pk] = ""
