@@ -117,7 +117,7 @@ def upsert_product(
     changes = {k: v for k, v in changes.items() if getattr(product, k) != v}
     if not changes and (not set_stock or product.stock_quantity == stock_quantity):
         return product
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         product = Product.objects.select_for_update().get(pk=product.pk)
         if set_stock and product.stock_quantity != stock_quantity:
             previous = product.stock_quantity
@@ -147,10 +147,17 @@ def product_from_event(item: Mapping[str, Any]) -> None:
     }
     memo = reactors.scope_memo("commerce.products")
     fingerprint = tuple(details.values())
-    if memo.get(sku) == fingerprint:
+    if sku in memo and memo[sku][0] == fingerprint:
         return
-    upsert_product(sku=sku, **details)
-    memo[sku] = fingerprint
+    memo[sku] = (fingerprint, upsert_product(sku=sku, **details))
+
+
+def _product(sku: str) -> Product | None:
+    """The product of a SKU, from this batch's memo when an event of it was just seen."""
+    memo = reactors.scope_memo("commerce.products")
+    if sku in memo:
+        return memo[sku][1]
+    return Product.objects.filter(sku=sku).first()
 
 
 def _url(value: object) -> str | None:
@@ -178,10 +185,10 @@ def add_to_cart(
 ) -> Cart:
     """Add ``line.quantity`` of a SKU to the live cart; the line keeps its first channel."""
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         cart = active_cart(customer)
         assert cart is not None
-        product = Product.objects.filter(sku=line.sku).first()
+        product = _product(line.sku)
         price = line.price if line.price is not None else (product.price if product else None)
         updated = CartLine.objects.filter(cart=cart, sku=line.sku).update(
             quantity=F("quantity") + line.quantity
@@ -206,7 +213,7 @@ def remove_from_cart(
 ) -> Cart | None:
     """Take ``line.quantity`` of a SKU out of the live cart (the whole line if it drops to 0)."""
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         cart = active_cart(customer, create=False)
         if cart is None:
             return None
@@ -237,7 +244,7 @@ def replace_cart(
             prior = wanted[line.sku]
             line = LineInput(line.sku, prior.quantity + line.quantity, line.name, line.price)
         wanted[line.sku] = line
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         cart = active_cart(customer)
         assert cart is not None
         existing = {row.sku: row for row in cart.lines.select_for_update()}
@@ -302,7 +309,7 @@ def place_order(
     """
     placed_at = placed_at or timezone.now()
     lines = [line for line in lines if line.sku]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         existing = Order.objects.filter(external_id=external_id).first()
         if existing is not None:
             return existing, False

@@ -119,7 +119,7 @@ def insert_many(rows: Sequence[Interaction]) -> None:
     Raises IntegrityError (nothing inserted) if any (source, message_id) exists already."""
     if not rows:
         return
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         Interaction.objects.bulk_create(rows)
     spans: dict[int, tuple[datetime, datetime]] = {}
     for row in rows:

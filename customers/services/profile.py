@@ -86,7 +86,7 @@ def update_profile(
 ) -> Customer:
     """Set profile fields (names, locale, time zone) and merge custom traits in."""
     allowed = {"first_name", "last_name", "locale", "time_zone"}
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         changed = [name for name, value in fields.items() if name in allowed]
         for name in changed:

@@ -169,10 +169,10 @@ def _attach(
         if counts.get(kind, 0) >= limit:
             logger.info("customers.identity_limit kind=%s customer=%s", kind, customer.pk)
             continue
-        with transaction.atomic():
-            Identity.objects.create(
-                customer=customer, kind=kind, value=value, verified=is_verified, source=source
-            )
+        # A lost race here raises IntegrityError; resolve() retries in its own savepoint.
+        Identity.objects.create(
+            customer=customer, kind=kind, value=value, verified=is_verified, source=source
+        )
         counts[kind] = counts.get(kind, 0) + 1
         searchable_added = searchable_added or kind != "anonymous_id"
     if searchable_added:
