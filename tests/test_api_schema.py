@@ -16,6 +16,21 @@ from config.wsgi import application
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 
 
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """The WSGI handler closes a connection whose autocommit differs from the settings at the
+    end of each request, which inside a test transaction is always; Django's test Client
+    unhooks that signal for its requests, and so do we for schemathesis' WSGI calls."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(
