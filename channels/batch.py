@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from channels import tracking
@@ -77,7 +78,7 @@ def _apply_batch_once(
     result = _Tally()
     with transaction.atomic(), reactors.batch_scope():
         plan = _parse_all(messages, source, received_at, sent_at, result)
-        fast = [item for item in plan if isinstance(item, _Fast)]
+        fast = _untangled(plan)
         _resolve_in_bulk(fast, source)
         pending: list[_Fast] = []
         for item in plan:
@@ -143,7 +144,9 @@ def _parse_all(
             continue
         if parsed.message_id:
             seen.add(parsed.message_id)
-        if parsed.event is None:
+        if parsed.event is None or (parsed.event.traits is not None and source.trusted):
+            # Alias, and identify from a trusted source (its addresses count as verified and
+            # may merge profiles): the trust rules, one by one.
             plan.append(_Slow(index, parsed))
             continue
         pairs = customers.normalize_identifiers(parsed.event.identifiers)
@@ -154,6 +157,31 @@ def _parse_all(
             continue
         plan.append(_Fast(index, parsed, pairs))
     return plan
+
+
+def _untangled(plan: list[_Fast | _Slow]) -> list[_Fast]:
+    """The bulk candidates that share no identifier with an earlier one-by-one message: a
+    message after an alias, a trusted identify or another one-by-one message of the same
+    person must see what that message did, so it goes one by one too."""
+    tainted: set[tuple[str, str]] = set()
+    fast: list[_Fast] = []
+    for item in plan:
+        if isinstance(item, _Slow):
+            tainted |= set(_pairs_of(item.parsed).items())
+        elif tainted & set(item.pairs.items()):
+            tainted |= set(item.pairs.items())
+        else:
+            fast.append(item)
+    return fast
+
+
+def _pairs_of(parsed: Parsed) -> dict[str, str]:
+    if parsed.event is not None:
+        return customers.normalize_identifiers(parsed.event.identifiers)
+    message = parsed.message
+    return customers.normalize_identifiers(
+        {"user_id": message.get("userId"), "anonymous_id": message.get("previousId")}
+    )
 
 
 def _resolve_in_bulk(fast: list[_Fast], source: Source) -> None:
@@ -176,17 +204,82 @@ def _resolve_in_bulk(fast: list[_Fast], source: Source) -> None:
     }
     new_groups: dict[frozenset[tuple[str, str]], list[_Fast]] = {}
     claimed: set[tuple[str, str]] = set()
+    attach: list[tuple[_Fast, int, list[tuple[str, str]]]] = []
+    tainted: set[tuple[str, str]] = set()  # pairs of earlier events that go one by one
     for item in fast:
-        owners = {known.get(pair) for pair in item.pairs.items()}
-        if None not in owners and len(owners) == 1:
-            item.customer_id = owners.pop()
-        elif owners == {None}:
-            key = frozenset(item.pairs.items())
+        pairs = set(item.pairs.items())
+        owners = {pair: known.get(pair) for pair in item.pairs.items()}
+        holders = {owner for owner in owners.values() if owner is not None}
+        unknown = [pair for pair, owner in owners.items() if owner is None]
+        if pairs & tainted:
+            pass
+        elif not holders:
+            key = frozenset(pairs)
             if key in new_groups or not (key & claimed):
                 new_groups.setdefault(key, []).append(item)
                 claimed |= key
+                continue
+        elif len(holders) == 1 and not unknown:
+            item.customer_id = holders.pop()
+            continue
+        elif (
+            len(holders) == 1
+            and any(kind in customers.ACCOUNT_KINDS for (kind, _), owner in owners.items() if owner)
+            and not (set(unknown) & claimed)
+        ):
+            # The device or account is known, the rest is new: attach it, as resolve() would
+            # (checked below against the one-user_id rule and the per-kind limits).
+            attach.append((item, holders.pop(), unknown))
+            claimed |= set(unknown)
+            continue
+        tainted |= pairs
     if new_groups:
         _create_customers(new_groups, source)
+    if attach:
+        _attach_identities(attach, source)
+
+
+def _attach_identities(
+    attach: list[tuple[_Fast, int, list[tuple[str, str]]]], source: Source
+) -> None:
+    held: dict[tuple[int, str], int] = {
+        (customer_id, kind): count
+        for customer_id, kind, count in Identity.objects.filter(
+            customer_id__in={customer_id for _, customer_id, _ in attach}
+        )
+        .order_by()
+        .values_list("customer_id", "kind")
+        .annotate(count=Count("pk"))
+    }
+    rows: list[Identity] = []
+    accepted: list[tuple[_Fast, int]] = []
+    for item, customer_id, pairs in attach:
+        adding: dict[str, int] = {}
+        for kind, _ in pairs:
+            adding[kind] = adding.get(kind, 0) + 1
+        limits = settings.IDENTITY_LIMITS
+        if any(
+            held.get((customer_id, kind), 0) + n > limits.get(kind, settings.IDENTITY_DEFAULT_LIMIT)
+            for kind, n in adding.items()
+        ):
+            continue  # a second user_id, or past a limit: resolve() decides, one by one
+        for kind, n in adding.items():
+            held[(customer_id, kind)] = held.get((customer_id, kind), 0) + n
+        rows += [
+            Identity(customer_id=customer_id, kind=kind, value=value, source=source)
+            for kind, value in pairs
+        ]
+        accepted.append((item, customer_id))
+    try:
+        with transaction.atomic():
+            Identity.objects.bulk_create(sorted(rows, key=lambda i: (i.kind, i.value)))
+    except IntegrityError:
+        return  # made meanwhile by another request: these go the one-by-one way
+    for item, customer_id in accepted:
+        item.customer_id = customer_id
+    searchable = {row.customer_id for row in rows if row.kind != "anonymous_id"}
+    if searchable:
+        customers.refresh_search_text(searchable)
 
 
 def _create_customers(
@@ -225,12 +318,14 @@ def _flush(pending: list[_Fast], result: _Tally) -> None:
             type=event.type,
             channel=event.channel,
             name=event.name,
+            summary=event.summary,
             properties=event.properties,
             **item.parsed.common,
         )
         item.row.customer_id = item.customer_id
     try:
         with transaction.atomic():
+            _apply_traits([item for item in pending if item.parsed.event.traits])
             customers.insert_many([item.row for item in pending if item.row is not None])
             # Reactors in message order, with no savepoint each: if one fails, the chunk is
             # undone and replayed one by one, which isolates (and rejects) just that event.
@@ -245,6 +340,32 @@ def _flush(pending: list[_Fast], result: _Tally) -> None:
             _apply_one(item.index, item.parsed, result)
         return
     result.accepted += len(pending)
+
+
+def _apply_traits(items: list[_Fast]) -> None:
+    """Identify calls' traits, in message order, written with one UPDATE per changed field."""
+    if not items:
+        return
+    people = Customer.objects.in_bulk({item.customer_id for item in items})
+    changed: set[str] = set()
+    touched: dict[int, Customer] = {}
+    renamed: set[int] = set()
+    for item in items:
+        person = people[item.customer_id]
+        fields = customers.merge_traits(person, item.parsed.event.traits)
+        if fields:
+            changed |= fields
+            touched[person.pk] = person
+            if fields & {"first_name", "last_name"}:
+                renamed.add(person.pk)
+    if not touched:
+        return
+    now = timezone.now()
+    for person in touched.values():
+        person.updated_at = now
+    Customer.objects.bulk_update(list(touched.values()), [*sorted(changed), "updated_at"])
+    if renamed:
+        customers.refresh_search_text(renamed)
 
 
 def _apply_one(index: int, parsed: Parsed, result: _Tally) -> None:

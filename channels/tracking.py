@@ -142,6 +142,8 @@ class EventFields:
     channel: str
     name: str
     properties: dict[str, Any]
+    summary: str = ""
+    traits: dict[str, Any] | None = None  # identify calls: what to set on the profile
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,12 @@ def parse(
         "context": _object(message, "context"),
         "message_id": message_id,
     }
-    event = None if kind in ("identify", "alias") else _event_fields(kind, message, source)
+    if kind == "alias":
+        event = None
+    elif kind == "identify":
+        event = _identify_fields(message, common["context"], source)
+    else:
+        event = _event_fields(kind, message, source)
     return Parsed(kind=kind, message_id=message_id, message=message, common=common, event=event)
 
 
@@ -186,7 +193,8 @@ def apply_parsed(parsed: Parsed) -> None:
     """Apply one validated message in its own savepoint; raises MessageError."""
     with transaction.atomic():
         if parsed.kind == "identify":
-            _identify(parsed.message, parsed.common)
+            assert parsed.event is not None
+            _identify(parsed.event, parsed.common)
         elif parsed.kind == "alias":
             _alias(parsed.message, parsed.common)
         else:
@@ -213,23 +221,41 @@ def apply_message(
     return True
 
 
-def _identify(message: Mapping[str, Any], common: dict[str, Any]) -> None:
-    traits = _object(message, "traits") or _object(common["context"], "traits")
+def _identify_fields(
+    message: Mapping[str, Any], context: Mapping[str, Any], source: Source
+) -> EventFields:
+    traits = _object(message, "traits") or _object(context, "traits")
     ids: dict[str, Any] = _identifiers(message)
     for kind in ("email", "phone"):
         if isinstance(traits.get(kind), str | int) and not isinstance(traits.get(kind), bool):
             ids[kind] = str(traits[kind])
-    customer = _customer(ids, common["source"])
-    if traits:
+    return EventFields(
+        identifiers=ids,
+        type=Interaction.Type.IDENTIFY,
+        channel=source.channel,
+        name="Identify",
+        properties={"traits": traits},
+        summary=_identify_summary(traits),
+        traits=traits,
+    )
+
+
+def _identify(event: EventFields, common: dict[str, Any]) -> None:
+    customer = _customer(event.identifiers, common["source"])
+    if event.traits:
         # Identifiers became identities; a phone we cannot parse stays a trait.
-        customers.apply_traits(customer, traits)
+        customers.apply_traits(customer, event.traits)
+    _record(customer, event, common)
+
+
+def _record(customer: Customer, event: EventFields, common: dict[str, Any]) -> None:
     customers.record_interaction(
         customer=customer,
-        type=Interaction.Type.IDENTIFY,
-        channel=common["source"].channel,
-        name="Identify",
-        summary=_identify_summary(traits),
-        properties={"traits": traits},
+        type=event.type,
+        channel=event.channel,
+        name=event.name,
+        summary=event.summary,
+        properties=event.properties,
         **common,
     )
 
@@ -291,12 +317,4 @@ def _event_fields(kind: str, message: Mapping[str, Any], source: Source) -> Even
 
 
 def _record_event(event: EventFields, common: dict[str, Any]) -> None:
-    customer = _customer(event.identifiers, common["source"])
-    customers.record_interaction(
-        customer=customer,
-        type=event.type,
-        channel=event.channel,
-        name=event.name,
-        properties=event.properties,
-        **common,
-    )
+    _record(_customer(event.identifiers, common["source"]), event, common)

@@ -30,6 +30,7 @@ from customers.services.merge import (
 )
 from customers.services.profile import (
     apply_traits,
+    merge_traits,
     refresh_search_text,
     search_text_for,
     update_profile,
@@ -51,6 +52,7 @@ __all__ = [
     "live",
     "merge",
     "merge_many",
+    "merge_traits",
     "normalize_identifiers",
     "oldest_first",
     "record_interaction",

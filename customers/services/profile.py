@@ -46,8 +46,9 @@ def _is_identifier_trait(key: str, value: object) -> bool:
     return kind is not None and normalize_identifier(kind, value) is not None
 
 
-def apply_traits(customer: Customer, traits: Mapping[str, Any]) -> Customer:
-    """Set names, locale and time zone from known traits; keep the rest as custom traits."""
+def merge_traits(customer: Customer, traits: Mapping[str, Any]) -> set[str]:
+    """Set names, locale and time zone from known traits on the (unsaved) customer, and merge
+    the rest in as custom traits; returns the changed field names. No database."""
     changed: set[str] = set()
     languages = {code for code, _ in settings.LANGUAGES}
     for key, value in traits.items():
@@ -74,6 +75,12 @@ def apply_traits(customer: Customer, traits: Mapping[str, Any]) -> Customer:
     if custom and any(customer.traits.get(k) != v for k, v in custom.items()):
         customer.traits = {**customer.traits, **custom}
         changed.add("traits")
+    return changed
+
+
+def apply_traits(customer: Customer, traits: Mapping[str, Any]) -> Customer:
+    """Set names, locale and time zone from known traits; keep the rest as custom traits."""
+    changed = merge_traits(customer, traits)
     if changed:
         customer.save(update_fields=[*sorted(changed), "updated_at"])
         if changed & {"first_name", "last_name"}:
@@ -117,7 +124,8 @@ def search_text_for(first_name: str, last_name: str, identities: Iterable[tuple[
 
 
 def refresh_search_text(customer_ids: Iterable[int]) -> None:
-    """Recompute the search column of these customers from their names and identities."""
+    """Recompute the search column of these customers from their names and identities
+    (two reads and one write, however many customers)."""
     ids = list(customer_ids)
     by_customer: dict[int, list[tuple[str, str]]] = {pk: [] for pk in ids}
     for customer_id, kind, value in Identity.objects.filter(customer_id__in=ids).values_list(
@@ -125,9 +133,12 @@ def refresh_search_text(customer_ids: Iterable[int]) -> None:
     ):
         if kind != "anonymous_id":
             by_customer[customer_id].append((kind, value))
-    for pk, first, last in Customer.objects.filter(pk__in=ids).values_list(
-        "pk", "first_name", "last_name"
-    ):
-        Customer.objects.filter(pk=pk).update(
-            search_text=search_text_for(first, last, by_customer[pk])
+    people = list(Customer.objects.filter(pk__in=ids).only("pk", "first_name", "last_name"))
+    for person in people:
+        person.search_text = search_text_for(
+            person.first_name, person.last_name, by_customer[person.pk]
         )
+    if len(people) == 1:
+        Customer.objects.filter(pk=people[0].pk).update(search_text=people[0].search_text)
+    elif people:
+        Customer.objects.bulk_update(people, ["search_text"])

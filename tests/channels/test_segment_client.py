@@ -9,6 +9,16 @@ from customers.models import Customer, Interaction
 from tests.customers.factories import SourceFactory
 
 
+@pytest.fixture(autouse=True)
+def close_segment_connections():
+    """The SDK keeps one module-wide keep-alive session; close it so the live server's request
+    threads end with the test instead of at interpreter exit."""
+    yield
+    from segment.analytics import request
+
+    request._session.close()
+
+
 def segment_client(live_server, key):
     errors = []
     client = Client(
