@@ -326,12 +326,18 @@ def _flush(pending: list[_Fast], result: _Tally) -> None:
     try:
         with transaction.atomic():
             _apply_traits([item for item in pending if item.parsed.event.traits])
-            customers.insert_many([item.row for item in pending if item.row is not None])
-            # Reactors in message order, with no savepoint each: if one fails, the chunk is
-            # undone and replayed one by one, which isolates (and rejects) just that event.
-            for item in pending:
-                assert item.row is not None
-                reactors.dispatch(item.row)
+            rows = [item.row for item in pending if item.row is not None]
+            customers.insert_many(rows)
+            wanted = [row for row in rows if reactors.wanted(row)]
+            if wanted:
+                people = Customer.objects.in_bulk({row.customer_id for row in wanted})
+                for row in wanted:
+                    row.customer = people[row.customer_id]
+                # Reactors in message order, with no savepoint each: if one fails, the chunk
+                # is undone and replayed one by one, which isolates (and rejects) that event.
+                with reactors.chunk_scope(wanted):
+                    for row in wanted:
+                        reactors.dispatch(row)
     except (OperationalError, InterfaceError):
         raise
     except Exception:

@@ -17,5 +17,9 @@ class CommerceConfig(AppConfig):
         relocation.register(StockAlert, handler=merging.StockAlertRelocation())
         # Commerce reacts before journeys (order 20), so journeys see converted carts.
         event_log.register(
-            reactors.on_interaction, order=10, name="commerce", events=reactors.HANDLERS
+            reactors.on_interaction,
+            order=10,
+            name="commerce",
+            events=reactors.HANDLERS,
+            prepare=reactors.prepare,
         )

@@ -6,7 +6,7 @@ reacting to the same event already sees the converted cart.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from commerce import services
@@ -103,6 +103,23 @@ HANDLERS: dict[str, Callable[[Interaction], None]] = {
     "Checkout Started": checkout_started,
     "Order Completed": order_completed,
 }
+
+
+CART_EVENTS = {
+    "Product Added",
+    "Product Removed",
+    "Cart Viewed",
+    "Checkout Started",
+    "Order Completed",
+}
+
+
+def prepare(interactions: Sequence[Interaction]) -> None:
+    """Read the products and live carts a chunk of events needs, in two queries."""
+    services.prepare_products(
+        services.sku_of(item) for i in interactions for item in _products(i.properties)
+    )
+    services.prepare_carts(i.customer_id for i in interactions if i.name in CART_EVENTS)
 
 
 def on_interaction(interaction: Interaction) -> None:

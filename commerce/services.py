@@ -146,18 +146,20 @@ def product_from_event(item: Mapping[str, Any]) -> None:
         "currency": str(item.get("currency") or "")[:3] or None,
     }
     memo = reactors.scope_memo("commerce.products")
-    fingerprint = tuple(details.values())
-    if sku in memo and memo[sku][0] == fingerprint:
-        return
-    memo[sku] = (fingerprint, upsert_product(sku=sku, **details))
+    known = memo.get(sku)
+    if known is not None and all(
+        value in (None, "") or getattr(known, field) == value for field, value in details.items()
+    ):
+        return  # nothing new: no write, no lock
+    memo[sku] = upsert_product(sku=sku, **details)
 
 
 def _product(sku: str) -> Product | None:
-    """The product of a SKU, from this batch's memo when an event of it was just seen."""
+    """The product of a SKU, from this batch's memo when it was read or written already."""
     memo = reactors.scope_memo("commerce.products")
-    if sku in memo:
-        return memo[sku][1]
-    return Product.objects.filter(sku=sku).first()
+    if sku not in memo:
+        memo[sku] = Product.objects.filter(sku=sku).first()
+    return memo[sku]
 
 
 def _url(value: object) -> str | None:
@@ -165,19 +167,49 @@ def _url(value: object) -> str | None:
     return text[:1000] if text.startswith(("http://", "https://")) else None
 
 
+def prepare_products(skus: Iterable[str]) -> None:
+    """Read the products of these SKUs in one query into the batch memo."""
+    memo = reactors.scope_memo("commerce.products")
+    missing = sorted({sku for sku in skus if sku and sku not in memo})
+    if not missing:
+        return
+    found = Product.objects.in_bulk(missing, field_name="sku")
+    for sku in missing:
+        memo[sku] = found.get(sku)
+
+
+def prepare_carts(customer_ids: Iterable[int]) -> None:
+    """Read the live carts of these customers in one query into the chunk memo."""
+    memo = reactors.chunk_memo("commerce.carts")
+    ids = {pk for pk in customer_ids if pk not in memo}
+    if not ids:
+        return
+    carts = {
+        cart.customer_id: cart
+        for cart in Cart.objects.filter(customer_id__in=ids, status=Cart.Status.ACTIVE)
+    }
+    for pk in ids:
+        memo[pk] = carts.get(pk)
+
+
 # --- The live cart -------------------------------------------------------------------------------
 
 
 def active_cart(customer: Customer, *, create: bool = True) -> Cart | None:
     """The customer's one active cart (created on demand); race-safe via the unique constraint."""
-    cart = Cart.objects.filter(customer=customer, status=Cart.Status.ACTIVE).first()
-    if cart is not None or not create:
-        return cart
-    try:
-        with transaction.atomic():
-            return Cart.objects.create(customer=customer)
-    except IntegrityError:
-        return Cart.objects.get(customer=customer, status=Cart.Status.ACTIVE)
+    memo = reactors.chunk_memo("commerce.carts")
+    if customer.pk in memo:
+        cart = memo[customer.pk]
+    else:
+        cart = Cart.objects.filter(customer=customer, status=Cart.Status.ACTIVE).first()
+    if cart is None and create:
+        try:
+            with transaction.atomic():
+                cart = Cart.objects.create(customer=customer)
+        except IntegrityError:
+            cart = Cart.objects.get(customer=customer, status=Cart.Status.ACTIVE)
+    memo[customer.pk] = cart
+    return cart
 
 
 def add_to_cart(
@@ -352,6 +384,7 @@ def place_order(
         Cart.objects.filter(customer=customer, status=Cart.Status.ACTIVE).update(
             status=Cart.Status.CONVERTED, converted_at=placed_at, order=order
         )
+        reactors.chunk_memo("commerce.carts").pop(customer.pk, None)
         _add_to_aggregates(customer, order)
         return order, True
 

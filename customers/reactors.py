@@ -9,7 +9,7 @@ reactor may name the event names it cares about, so the rest of the log skips it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 Reactor = Callable[["Interaction"], None]
 
 
+Prepare = Callable[[Sequence["Interaction"]], None]
+
+
 @dataclass(frozen=True)
 class _Entry:
     order: int
@@ -28,6 +31,7 @@ class _Entry:
     label: str
     reactor: Reactor
     names: frozenset[str] | None
+    prepare: Prepare | None = None
 
     def wants(self, interaction: Interaction) -> bool:
         return self.names is None or interaction.name in self.names
@@ -42,13 +46,15 @@ def register(
     order: int,
     name: str | None = None,
     events: Collection[str] | None = None,
+    prepare: Prepare | None = None,
 ) -> None:
     """Add a reactor (for every interaction, or only those whose name is in ``events``);
-    registering the same name again replaces it (safe on app reload)."""
+    ``prepare`` gets a whole chunk of interactions first, to read what they need in bulk.
+    Registering the same name again replaces it (safe on app reload)."""
     label = name or f"{reactor.__module__}.{reactor.__qualname__}"
     _entries[:] = [entry for entry in _entries if entry.label != label]
     names = frozenset(events) if events is not None else None
-    _entries.append(_Entry(order, len(_entries), label, reactor, names))
+    _entries.append(_Entry(order, len(_entries), label, reactor, names, prepare))
     _entries.sort(key=lambda entry: (entry.order, entry.sequence))
 
 
@@ -92,3 +98,30 @@ def scope_memo(name: str) -> dict[Any, Any]:
     if scope is None:
         return {}
     return scope.setdefault(name, {})
+
+
+_chunk: ContextVar[dict[str, Any] | None] = ContextVar("reactor_chunk", default=None)
+
+
+@contextmanager
+def chunk_scope(interactions: Sequence[Interaction]) -> Iterator[None]:
+    """Dispatch a chunk of new interactions together: each reactor's ``prepare`` reads what
+    the chunk needs first, into memos (``chunk_memo``) that end with the chunk, so nothing
+    read here can go stale across a merge elsewhere in the batch."""
+    token = _chunk.set({})
+    try:
+        for entry in _entries:
+            wanted = [i for i in interactions if entry.wants(i)]
+            if entry.prepare is not None and wanted:
+                entry.prepare(wanted)
+        yield
+    finally:
+        _chunk.reset(token)
+
+
+def chunk_memo(name: str) -> dict[Any, Any]:
+    """The reactor's memo for the current chunk; outside one, a throwaway dict."""
+    chunk = _chunk.get()
+    if chunk is None:
+        return {}
+    return chunk.setdefault(name, {})
