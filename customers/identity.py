@@ -7,6 +7,7 @@ search query matches the stored search column.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -125,12 +126,18 @@ def is_junk(value: str) -> bool:
         normalized = normalize_search_text(value)
         if not normalized:
             return True
-        junk = getattr(settings, "IDENTITY_JUNK_VALUES", ())
-        if normalized in {normalize_search_text(str(item)) for item in junk}:
+        junk = tuple(str(item) for item in getattr(settings, "IDENTITY_JUNK_VALUES", ()))
+        if normalized in _normalized_junk(junk):
             return True
         return _is_repeated_digit_number(normalized)
     except Exception:
         return False
+
+
+@functools.lru_cache(maxsize=4)
+def _normalized_junk(junk: tuple[str, ...]) -> frozenset[str]:
+    # Keyed by the list itself, so a settings override (tests, reload) is seen at once.
+    return frozenset(normalize_search_text(item) for item in junk)
 
 
 def _is_repeated_digit_number(value: str) -> bool:
