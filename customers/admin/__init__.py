@@ -8,14 +8,16 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from customers.admin.customer import CustomerAdmin
+from customers.admin.keys import ApiKeyAdmin, SourceAdmin
 from customers.admin.merge import MergeRecordAdmin, MergeSuggestionAdmin, merge_preview
-from customers.admin.records import ConsentAdmin, IdentityAdmin, InteractionAdmin, SourceAdmin
+from customers.admin.records import ConsentAdmin, IdentityAdmin, InteractionAdmin
 
 admin.site.site_header = _("Omnichannel CRM")
 admin.site.site_title = _("Omnichannel CRM")
 admin.site.index_title = _("Customers, channels and campaigns")
 
 __all__ = [
+    "ApiKeyAdmin",
     "ConsentAdmin",
     "CustomerAdmin",
     "IdentityAdmin",

@@ -21,14 +21,7 @@ from customers.identity import (
     normalize_phone,
     to_latin_digits,
 )
-from customers.models import Consent, Identity, Interaction, Source
-
-
-@admin.register(Source)
-class SourceAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
-    list_display = ("name", "kind", "trusted", "created_at")
-    list_filter = ("kind", "trusted")
-    search_fields = ("name",)
+from customers.models import Consent, Identity, Interaction
 
 
 class IdentityKindFilter(admin.SimpleListFilter):
