@@ -30,7 +30,7 @@ def summarize(type_: str, name: str, properties: Mapping[str, Any]) -> str:
     if type_ == Interaction.Type.SCREEN:
         return str(name or properties.get("name") or "")[:500]
     label = name
-    for key in ("name", "sku", "product_id", "order_id"):
+    for key in ("name", "sku", "product_id", "order_id", "query", "category"):
         if properties.get(key):
             label = f"{name}: {properties[key]}" if name else str(properties[key])
             break

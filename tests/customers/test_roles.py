@@ -183,3 +183,17 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client, customer, url):
 
     assert response.status_code == 302
     assert response.url.startswith(reverse("admin:login"))
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [("Support agent", 200), ("Marketing", 200), ("Administrator", 200)]
+)
+def test_every_role_reads_orders_and_carts(client, role, status):
+    client.force_login(StaffFactory(role=role))
+    for name in ("order", "cart", "product", "stockalert"):
+        assert client.get(reverse(f"admin:commerce_{name}_changelist")).status_code == status
+
+
+def test_a_support_agent_cannot_change_an_order(client):
+    client.force_login(StaffFactory(role="Support agent"))
+    assert client.get(reverse("admin:commerce_order_add")).status_code == 403
