@@ -1,9 +1,10 @@
 """The REST API for storefronts, version 1 (authenticated by a source's API key)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from commerce.api import views as commerce
 from customers.api import views as customers
+from customers.api.errors import not_found
 
 app_name = "api"
 
@@ -21,4 +22,5 @@ urlpatterns = [
     path("orders/<str:external_id>", commerce.OrderDetailView.as_view(), name="order"),
     path("products/<str:sku>", commerce.ProductView.as_view(), name="product"),
     path("stock-alerts", commerce.StockAlertView.as_view(), name="stock-alerts"),
+    re_path(r"", not_found),
 ]

@@ -1,7 +1,8 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from channels import tracking
 from channels.api.views import BatchView, TrackingView
+from customers.api.errors import not_found
 
 app_name = "ingest"
 
@@ -11,4 +12,5 @@ urlpatterns = [
         path(f"v1/{kind}", TrackingView.as_view(message_type=kind), name=kind)
         for kind in tracking.MESSAGE_TYPES
     ],
+    re_path(r"", not_found),
 ]

@@ -78,3 +78,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = 'Basic realm="api"'
     return response
+
+
+def not_found(request: Any, *args: Any, **kwargs: Any) -> Any:
+    """JSON 404 for any path under the APIs that names no endpoint (never an HTML page)."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"code": "not_found", "message": "No such endpoint."}, status=404)

@@ -164,3 +164,17 @@ def test_consent_for_an_unknown_customer_is_404(api):
 def test_timeline_of_an_unknown_customer_is_404_json(api):
     response = api.get("/api/v1/customers/not-a-uuid/timeline")
     assert (response.status_code, response.json()["code"]) == (404, "customer_not_found")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/customers/x/y/z", "/ingest/v2/track"])
+def test_an_unknown_api_path_is_a_json_404(api, path):
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_the_api_docs_page_serves_its_assets_itself(client):
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    assert b"cdn.jsdelivr" not in page.content
+    assert b"/static/drf_spectacular_sidecar/" in page.content
