@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: install run test lint format migrate demo messages bench bench-check clean
+.PHONY: install run test lint format messages bench bench-check clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
