@@ -103,6 +103,7 @@ class _Tally:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    applied_one_by_one: bool = False
 
 
 @dataclass
@@ -311,6 +312,16 @@ def _flush(pending: list[_Fast], result: _Tally) -> None:
     """Insert the pending events together, then run reactors on each in order."""
     if not pending:
         return
+    if result.applied_one_by_one:
+        # A message applied one by one earlier in this batch may have merged a customer these
+        # events were resolved to; follow such tombstones before writing anything.
+        survivors = dict(
+            Customer.objects.filter(
+                pk__in={item.customer_id for item in pending}, merged_into__isnull=False
+            ).values_list("pk", "merged_into_id")
+        )
+        for item in pending:
+            item.customer_id = survivors.get(item.customer_id, item.customer_id)
     for item in pending:
         event = item.parsed.event
         assert event is not None
@@ -375,6 +386,7 @@ def _apply_traits(items: list[_Fast]) -> None:
 
 
 def _apply_one(index: int, parsed: Parsed, result: _Tally) -> None:
+    result.applied_one_by_one = True
     try:
         tracking.apply_parsed(parsed)
     except MessageError as error:

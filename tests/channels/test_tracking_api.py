@@ -229,3 +229,30 @@ def test_rate_limit_is_429_with_retry_after(client, source_key):
     response = post(client, "track", {"anonymousId": "a", "event": "E"}, key=key)
     assert response.json()["code"] == "rate_limited"
     assert int(response["Retry-After"]) > 0
+
+
+def test_events_after_a_merge_in_the_same_batch_land_on_the_survivor(client, source_key):
+    from customers import services
+    from tests.customers.factories import IdentityFactory
+
+    account = services.identify({"user_id": "acct"}, traits={"firstName": "Older"})
+    device = services.resolve({"anonymous_id": "dev"})
+    IdentityFactory(customer=device, kind="anonymous_id", value="dev2")
+    batch = [
+        # A login: the device's profile merges into the (older) account's.
+        event("identify", userId="acct", anonymousId="dev", messageId="login"),
+        # Resolved in bulk to the device's profile before the merge happened.
+        event("identify", anonymousId="dev2", traits={"lastName": "Karimi"}, messageId="t"),
+        event(
+            anonymousId="dev2",
+            event="Product Added",
+            messageId="add",
+            properties={"sku": "S", "quantity": 1},
+        ),
+    ]
+    assert post(client, "batch", {"batch": batch}, key=source_key[1]).json()["accepted"] == 3
+    customer = Customer.objects.live().get()
+    assert customer.pk == account.pk
+    assert (customer.first_name, customer.last_name) == ("Older", "Karimi")
+    assert Interaction.objects.filter(customer=customer).count() == 3
+    assert Cart.objects.get(status="active").customer_id == account.pk
