@@ -30,6 +30,14 @@ def message(kind_and_body):
 messages = st.one_of(
     st.tuples(st.just("page"), ids().map(lambda i: {**i, "name": "Home"})),
     st.tuples(
+        st.just("alias"),
+        st.builds(
+            lambda device, user: {"previousId": device, "userId": user},
+            st.sampled_from(DEVICES),
+            st.sampled_from(USERS),
+        ),
+    ),
+    st.tuples(
         st.just("identify"),
         st.builds(
             lambda i, email, name: {**i, "traits": {"email": email, "firstName": name}},
