@@ -346,9 +346,7 @@ def _flush(pending: list[_Fast], result: _Tally) -> None:
                     row.customer = people[row.customer_id]
                 # Reactors in message order, with no savepoint each: if one fails, the chunk
                 # is undone and replayed one by one, which isolates (and rejects) that event.
-                with reactors.chunk_scope(wanted):
-                    for row in wanted:
-                        reactors.dispatch(row)
+                reactors.dispatch_chunk(wanted)
     except (OperationalError, InterfaceError):
         raise
     except Exception:

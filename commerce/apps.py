@@ -22,4 +22,5 @@ class CommerceConfig(AppConfig):
             name="commerce",
             events=reactors.HANDLERS,
             prepare=reactors.prepare,
+            barriers={"Order Completed"},
         )

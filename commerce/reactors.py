@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from commerce import services
+from commerce import chunks, services
 from commerce.services import LineInput, to_decimal
 from customers.models import Interaction
 
@@ -29,10 +29,14 @@ def _note_cart(interaction: Interaction, cart_id: int | None) -> None:
 
 
 def product_viewed(interaction: Interaction) -> None:
+    if chunks.handled(interaction):
+        return
     services.product_from_event(interaction.properties)
 
 
 def product_added(interaction: Interaction) -> None:
+    if chunks.handled(interaction):
+        return
     props = interaction.properties
     if not services.sku_of(props):
         return
@@ -47,6 +51,8 @@ def product_added(interaction: Interaction) -> None:
 
 
 def product_removed(interaction: Interaction) -> None:
+    if chunks.handled(interaction):
+        return
     props = interaction.properties
     if not services.sku_of(props):
         return
@@ -57,11 +63,15 @@ def product_removed(interaction: Interaction) -> None:
 
 
 def cart_viewed(interaction: Interaction) -> None:
+    if chunks.handled(interaction):
+        return
     cart = services.active_cart(interaction.customer, create=False)
     _note_cart(interaction, cart.pk if cart else None)
 
 
 def checkout_started(interaction: Interaction) -> None:
+    if chunks.handled(interaction):
+        return
     cart = services.start_checkout(interaction.customer, at=interaction.occurred_at)
     _note_cart(interaction, cart.pk if cart else None)
 
@@ -115,10 +125,12 @@ CART_EVENTS = {
 
 
 def prepare(interactions: Sequence[Interaction]) -> None:
-    """Read the products and live carts a chunk of events needs, in two queries."""
+    """Read the products and live carts a chunk of events needs, in two queries, then apply
+    its cart and product events in bulk (orders are barriers: always a chunk of their own)."""
     services.prepare_products(
         services.sku_of(item) for i in interactions for item in _products(i.properties)
     )
+    chunks.apply(interactions)
     services.prepare_carts(i.customer_id for i in interactions if i.name in CART_EVENTS)
 
 

@@ -154,7 +154,7 @@ def product_from_event(item: Mapping[str, Any]) -> None:
     memo[sku] = upsert_product(sku=sku, **details)
 
 
-def _product(sku: str) -> Product | None:
+def cached_product(sku: str) -> Product | None:
     """The product of a SKU, from this batch's memo when it was read or written already."""
     memo = reactors.scope_memo("commerce.products")
     if sku not in memo:
@@ -220,7 +220,7 @@ def add_to_cart(
     with transaction.atomic(savepoint=False):
         cart = active_cart(customer)
         assert cart is not None
-        product = _product(line.sku)
+        product = cached_product(line.sku)
         price = line.price if line.price is not None else (product.price if product else None)
         updated = CartLine.objects.filter(cart=cart, sku=line.sku).update(
             quantity=F("quantity") + line.quantity

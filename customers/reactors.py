@@ -32,6 +32,7 @@ class _Entry:
     reactor: Reactor
     names: frozenset[str] | None
     prepare: Prepare | None = None
+    barriers: frozenset[str] = frozenset()
 
     def wants(self, interaction: Interaction) -> bool:
         return self.names is None or interaction.name in self.names
@@ -47,14 +48,18 @@ def register(
     name: str | None = None,
     events: Collection[str] | None = None,
     prepare: Prepare | None = None,
+    barriers: Collection[str] = (),
 ) -> None:
-    """Add a reactor (for every interaction, or only those whose name is in ``events``);
-    ``prepare`` gets a whole chunk of interactions first, to read what they need in bulk.
-    Registering the same name again replaces it (safe on app reload)."""
+    """Add a reactor (for every interaction, or only those whose name is in ``events``).
+    ``prepare`` gets a whole chunk of interactions first, to do in bulk what it can; an event
+    named in ``barriers`` always forms a chunk of its own, so that a prepare never has to
+    reorder work around it. Registering the same name again replaces it."""
     label = name or f"{reactor.__module__}.{reactor.__qualname__}"
     _entries[:] = [entry for entry in _entries if entry.label != label]
     names = frozenset(events) if events is not None else None
-    _entries.append(_Entry(order, len(_entries), label, reactor, names, prepare))
+    _entries.append(
+        _Entry(order, len(_entries), label, reactor, names, prepare, frozenset(barriers))
+    )
     _entries.sort(key=lambda entry: (entry.order, entry.sequence))
 
 
@@ -125,3 +130,20 @@ def chunk_memo(name: str) -> dict[Any, Any]:
     if chunk is None:
         return {}
     return chunk.setdefault(name, {})
+
+
+def dispatch_chunk(interactions: Sequence[Interaction]) -> None:
+    """Dispatch new interactions in order, in chunks split at every reactor's barrier events:
+    each chunk is prepared in bulk, then each interaction dispatched."""
+    barriers = frozenset().union(*(entry.barriers for entry in _entries))
+    chunk: list[Interaction] = []
+    for interaction in [*interactions, None]:
+        if interaction is not None and interaction.name not in barriers:
+            chunk.append(interaction)
+            continue
+        for part in (chunk, [interaction] if interaction is not None else []):
+            if part:
+                with chunk_scope(part):
+                    for row in part:
+                        dispatch(row)
+        chunk = []

@@ -55,7 +55,15 @@ messages = st.one_of(
                 "properties": {"sku": sku, "quantity": qty, "price": 2},
             },
             ids(),
-            st.sampled_from(["Product Viewed", "Product Added", "Product Removed"]),
+            st.sampled_from(
+                [
+                    "Product Viewed",
+                    "Product Added",
+                    "Product Removed",
+                    "Cart Viewed",
+                    "Checkout Started",
+                ]
+            ),
             st.sampled_from(SKUS),
             st.integers(1, 3),
         ),
@@ -107,13 +115,15 @@ def state():
         for c in Customer.objects.live()
     }
     timeline = sorted(
-        (i.message_id, key(i.customer_id), i.name, i.summary) for i in Interaction.objects.all()
+        (i.message_id, key(i.customer_id), i.name, i.summary, "crm_cart_id" in i.properties)
+        for i in Interaction.objects.all()
     )
     carts = sorted(
         (
             key(cart.customer_id),
             cart.status,
-            tuple(sorted(cart.lines.values_list("sku", "quantity"))),
+            cart.checkout_started_at is not None,
+            tuple(sorted(cart.lines.values_list("sku", "quantity", "channel", "price"))),
         )
         for cart in Cart.objects.all()
     )
