@@ -93,7 +93,8 @@ def _read_carts(customer_ids: set[int]) -> dict[int, _CartState]:
     )
     states = {cart.customer_id: _CartState(cart) for cart in carts}
     by_cart = {cart.pk: states[cart.customer_id] for cart in carts}
-    for line in CartLine.objects.filter(cart__in=carts).order_by("pk"):
+    # Lines are locked too: their new quantities are written as values, not increments.
+    for line in CartLine.objects.select_for_update().filter(cart__in=carts).order_by("pk"):
         by_cart[line.cart_id].lines[line.sku] = line
     return states
 
