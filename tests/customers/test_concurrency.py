@@ -1,32 +1,9 @@
-import threading
-
 import pytest
-from django.db import connection
 
 from customers import services
 from customers.models import Customer, Identity
+from tests.customers.concurrency import run_together
 from tests.customers.factories import CustomerFactory
-
-
-def run_together(*functions):
-    barrier = threading.Barrier(len(functions))
-    errors = []
-
-    def worker(function):
-        try:
-            barrier.wait(timeout=10)
-            function()
-        except Exception as exc:  # reported below, so a failure is never silent
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(f,)) for f in functions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return errors
 
 
 @pytest.mark.django_db(transaction=True)
