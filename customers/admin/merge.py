@@ -3,7 +3,7 @@ undo) and the merge-suggestion review queue. Every write goes through ``customer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,6 +135,27 @@ def merge_preview(customers: Sequence[Customer]) -> MergePreview:
 # --- Merge records ------------------------------------------------------------------------------
 
 
+def run_each(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    rows: Iterable[Any],
+    action: Callable[[Any], object],
+    done: Callable[[int], str],
+) -> None:
+    """Apply a service to each selected row; a DomainError is reported for that row and the
+    rest go on; one success message counts what worked."""
+    count = 0
+    for row in rows:
+        try:
+            action(row)
+        except DomainError as exc:
+            model_admin.message_user(request, f"#{row.pk}: {exc.message}", messages.ERROR)
+            continue
+        count += 1
+    if count:
+        model_admin.message_user(request, done(count), messages.SUCCESS)
+
+
 @admin.register(MergeRecord)
 class MergeRecordAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
     list_display = (
@@ -244,22 +265,16 @@ class MergeRecordAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Undo merge"), permissions=["undo"])
     def undo_selected(self, request: HttpRequest, queryset: QuerySet[MergeRecord]) -> None:
-        undone = 0
-        # Newest first: a later merge blocks the undo of an earlier one over the same people.
-        for record in queryset.order_by("-pk"):
-            try:
-                services.undo_merge(record, by=request.user)
-            except DomainError as exc:
-                self.message_user(request, f"#{record.pk}: {exc.message}", messages.ERROR)
-                continue
-            undone += 1
-        if undone:
-            self.message_user(
-                request,
-                ngettext("Undid %(count)d merge.", "Undid %(count)d merges.", undone)
-                % {"count": undone},
-                messages.SUCCESS,
-            )
+        run_each(
+            self,
+            request,
+            # Newest first: a later merge blocks the undo of an earlier one over the same people.
+            queryset.order_by("-pk"),
+            lambda record: services.undo_merge(record, by=request.user),
+            lambda n: (
+                ngettext("Undid %(count)d merge.", "Undid %(count)d merges.", n) % {"count": n}
+            ),
+        )
 
 
 # --- Merge suggestions --------------------------------------------------------------------------
@@ -331,14 +346,8 @@ class MergeSuggestionAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Accept (merge)"), permissions=["change", "merge"])
     def accept_selected(self, request: HttpRequest, queryset: QuerySet[MergeSuggestion]) -> None:
-        accepted = 0
-        for suggestion in queryset.order_by("pk"):
-            try:
-                record = services.accept_suggestion(suggestion, by=request.user)
-            except DomainError as exc:
-                self.message_user(request, f"#{suggestion.pk}: {exc.message}", messages.ERROR)
-                continue
-            accepted += 1
+        def accept(suggestion: MergeSuggestion) -> None:
+            record = services.accept_suggestion(suggestion, by=request.user)
             if record is not None:
                 self.message_user(
                     request,
@@ -347,32 +356,27 @@ class MergeSuggestionAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
                     ),
                     messages.SUCCESS,
                 )
-        if accepted:
-            self.message_user(
-                request,
-                ngettext(
-                    "Accepted %(count)d suggestion.", "Accepted %(count)d suggestions.", accepted
-                )
-                % {"count": accepted},
-                messages.SUCCESS,
-            )
+
+        run_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            accept,
+            lambda n: (
+                ngettext("Accepted %(count)d suggestion.", "Accepted %(count)d suggestions.", n)
+                % {"count": n}
+            ),
+        )
 
     @admin.action(description=_("Reject"), permissions=["change"])
     def reject_selected(self, request: HttpRequest, queryset: QuerySet[MergeSuggestion]) -> None:
-        rejected = 0
-        for suggestion in queryset.order_by("pk"):
-            try:
-                services.reject_suggestion(suggestion, by=request.user)
-            except DomainError as exc:
-                self.message_user(request, f"#{suggestion.pk}: {exc.message}", messages.ERROR)
-                continue
-            rejected += 1
-        if rejected:
-            self.message_user(
-                request,
-                ngettext(
-                    "Rejected %(count)d suggestion.", "Rejected %(count)d suggestions.", rejected
-                )
-                % {"count": rejected},
-                messages.SUCCESS,
-            )
+        run_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda suggestion: services.reject_suggestion(suggestion, by=request.user),
+            lambda n: (
+                ngettext("Rejected %(count)d suggestion.", "Rejected %(count)d suggestions.", n)
+                % {"count": n}
+            ),
+        )
