@@ -1,10 +1,14 @@
 """Applying a tracking batch: every message on its own, most of them in bulk.
 
-Identify and alias calls, and events whose identifiers need the trust rules, go one by one
-through ``tracking.apply_parsed`` (its own savepoint each). The rest — events whose identifiers
-all name one known customer, or none at all — are resolved with one query for the whole batch,
-get their new customers in two statements, and are inserted together; reactors then run on
-them in message order. A batch is one transaction: one commit.
+A batch is one transaction (one commit). Events and identify calls whose identifiers all name
+one known customer, name nobody yet, or add new identifiers to a known device or account are
+resolved with one query for the whole batch; their new customers and identities are made in
+a few statements, identify traits written in one UPDATE, and their interactions inserted in
+one; reactors then run on them in message order, chunk by chunk (``reactors.dispatch_chunk``).
+Everything else — alias, identify from a trusted source, identifiers that need the trust rules,
+and any later message of the same person — goes one by one through ``tracking.apply_parsed``
+in its own savepoint. Either way the result is what applying the messages one by one gives
+(tests/channels/test_batch_equivalence.py).
 """
 
 from __future__ import annotations
