@@ -84,6 +84,14 @@ def dispatch(interaction: Interaction) -> None:
 
 
 _scope: ContextVar[dict[str, Any] | None] = ContextVar("reactor_scope", default=None)
+_chunk: ContextVar[dict[str, Any] | None] = ContextVar("reactor_chunk", default=None)
+
+
+def _memo(var: ContextVar[dict[str, Any] | None], name: str) -> dict[Any, Any]:
+    memos = var.get()
+    if memos is None:
+        return {}  # outside a scope nothing is remembered
+    return memos.setdefault(name, {})
 
 
 @contextmanager
@@ -99,13 +107,7 @@ def batch_scope() -> Iterator[None]:
 
 def scope_memo(name: str) -> dict[Any, Any]:
     """The reactor's memo for the current batch scope; outside one, a throwaway dict."""
-    scope = _scope.get()
-    if scope is None:
-        return {}
-    return scope.setdefault(name, {})
-
-
-_chunk: ContextVar[dict[str, Any] | None] = ContextVar("reactor_chunk", default=None)
+    return _memo(_scope, name)
 
 
 @contextmanager
@@ -126,10 +128,7 @@ def chunk_scope(interactions: Sequence[Interaction]) -> Iterator[None]:
 
 def chunk_memo(name: str) -> dict[Any, Any]:
     """The reactor's memo for the current chunk; outside one, a throwaway dict."""
-    chunk = _chunk.get()
-    if chunk is None:
-        return {}
-    return chunk.setdefault(name, {})
+    return _memo(_chunk, name)
 
 
 def dispatch_chunk(interactions: Sequence[Interaction]) -> None:

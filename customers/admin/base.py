@@ -113,6 +113,19 @@ def customer_url(customer: Customer | int) -> str:
     return reverse("admin:customers_customer_change", args=[pk])
 
 
+class ReadOnlyAdminMixin:
+    """A log kept by the services: staff read it, nobody adds, edits or deletes rows here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class EstimatedCountPaginator(Paginator):
     """Counts exactly, except a whole big PostgreSQL table, where the planner's estimate will do.
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from customers import relocation, services
-from customers.admin.base import ViewerTimeZoneMixin, admin_link
+from customers.admin.base import ReadOnlyAdminMixin, ViewerTimeZoneMixin, admin_link
 from customers.admin.filters import SuggestionStatusFilter
 from customers.errors import DomainError
 from customers.models import Consent, Customer, MergeRecord, MergeSuggestion
@@ -157,7 +157,7 @@ def run_each(
 
 
 @admin.register(MergeRecord)
-class MergeRecordAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
+class MergeRecordAdmin(ReadOnlyAdminMixin, ViewerTimeZoneMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "survivor_link",
@@ -188,15 +188,6 @@ class MergeRecordAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
         "undone_by",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_undo_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("customers.undo_mergerecord")

@@ -12,7 +12,12 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from customers import services
-from customers.admin.base import EstimatedCountPaginator, ViewerTimeZoneMixin, admin_link
+from customers.admin.base import (
+    EstimatedCountPaginator,
+    ReadOnlyAdminMixin,
+    ViewerTimeZoneMixin,
+    admin_link,
+)
 from customers.forms import IdentityAdminForm
 from customers.identity import (
     normalize_email,
@@ -104,7 +109,7 @@ class ConsentAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
 
 
 @admin.register(Interaction)
-class InteractionAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
+class InteractionAdmin(ReadOnlyAdminMixin, ViewerTimeZoneMixin, admin.ModelAdmin):
     """The whole event log, read-only: agents add to it from the customer page."""
 
     list_display = (
@@ -127,15 +132,6 @@ class InteractionAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=_("customer"), ordering="customer")
     def customer_link(self, interaction: Interaction) -> SafeString | str:
