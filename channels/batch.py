@@ -30,6 +30,7 @@ from channels import tracking
 from channels.tracking import BatchResult, MessageError, Parsed, Rejection
 from customers import reactors
 from customers import services as customers
+from customers.bulk import update_rows
 from customers.models import Customer, Identity, Interaction, Source
 
 logger = logging.getLogger(__name__)
@@ -382,7 +383,7 @@ def _apply_traits(items: list[_Fast]) -> None:
     now = timezone.now()
     for person in touched.values():
         person.updated_at = now
-    Customer.objects.bulk_update(list(touched.values()), [*sorted(changed), "updated_at"])
+    update_rows(list(touched.values()), [*sorted(changed), "updated_at"])
     if renamed:
         customers.refresh_search_text(renamed)
 

@@ -22,5 +22,4 @@ class CommerceConfig(AppConfig):
             name="commerce",
             events=reactors.HANDLERS,
             prepare=reactors.prepare,
-            barriers={"Order Completed"},
         )

@@ -6,19 +6,11 @@ reacting to the same event already sees the converted cart.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from commerce import chunks, services
-from commerce.services import LineInput, to_decimal
+from commerce.services import LineInput
 from customers.models import Interaction
-
-
-def _products(properties: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    items = properties.get("products")
-    if isinstance(items, list):
-        return [item for item in items if isinstance(item, Mapping)]
-    return [properties] if services.sku_of(properties) else []
 
 
 def _note_cart(interaction: Interaction, cart_id: int | None) -> None:
@@ -77,28 +69,13 @@ def checkout_started(interaction: Interaction) -> None:
 
 
 def order_completed(interaction: Interaction) -> None:
-    props = interaction.properties
-    external_id = next(
-        (str(props[key]) for key in ("order_id", "orderId", "checkout_id") if props.get(key)),
-        f"event:{interaction.pk}",
-    )
+    if chunks.handled(interaction):
+        return
     cart = services.active_cart(interaction.customer, create=False)
     order, _ = services.place_order(
-        interaction.customer,
-        external_id=external_id[:100],
-        lines=[LineInput.from_event(item) for item in _products(props)],
-        channel=interaction.channel,
-        source=interaction.source,
-        currency=str(props.get("currency") or ""),
-        total=to_decimal(props.get("total", props.get("revenue"))),
-        subtotal=to_decimal(props.get("subtotal")),
-        discount=to_decimal(props.get("discount")),
-        tax=to_decimal(props.get("tax")),
-        shipping=to_decimal(props.get("shipping")),
-        coupon=str(props.get("coupon") or ""),
-        placed_at=interaction.occurred_at,
+        interaction.customer, services.OrderInput.from_event(interaction)
     )
-    interaction.properties = {**props, "crm_order_id": order.pk}
+    interaction.properties = {**interaction.properties, "crm_order_id": order.pk}
     if cart is not None:
         interaction.properties["crm_cart_id"] = cart.pk
     Interaction.objects.filter(pk=interaction.pk).update(properties=interaction.properties)
@@ -126,9 +103,9 @@ CART_EVENTS = {
 
 def prepare(interactions: Sequence[Interaction]) -> None:
     """Read the products and live carts a chunk of events needs, in two queries, then apply
-    its cart and product events in bulk (orders are barriers: always a chunk of their own)."""
+    its product, cart and order events in bulk."""
     services.prepare_products(
-        services.sku_of(item) for i in interactions for item in _products(i.properties)
+        services.sku_of(item) for i in interactions for item in services.products_of(i.properties)
     )
     chunks.apply(interactions)
     services.prepare_carts(i.customer_id for i in interactions if i.name in CART_EVENTS)

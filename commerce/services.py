@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from commerce.models import Cart, CartLine, Order, OrderLine, Product, Restock, StockAlert
 from customers import reactors
 from customers.errors import DomainError
-from customers.models import Customer, Source
+from customers.models import Customer, Interaction, Source
 
 logger = logging.getLogger(__name__)
 
@@ -320,59 +320,70 @@ def start_checkout(customer: Customer, *, at: datetime | None = None) -> Cart | 
 # --- Orders ---------------------------------------------------------------------------------------
 
 
-def place_order(
-    customer: Customer,
-    *,
-    external_id: str,
-    lines: Iterable[LineInput],
-    channel: str,
-    source: Source | None = None,
-    currency: str = "",
-    total: Decimal | None = None,
-    subtotal: Decimal | None = None,
-    discount: Decimal | None = None,
-    tax: Decimal | None = None,
-    shipping: Decimal | None = None,
-    coupon: str = "",
-    placed_at: datetime | None = None,
-) -> tuple[Order, bool]:
-    """Create an order once per external id; converts the live cart and updates the customer's
-    order aggregates. Unknown SKUs are kept as lines without a product. Returns (order, created).
-    """
-    placed_at = placed_at or timezone.now()
-    lines = [line for line in lines if line.sku]
-    with transaction.atomic(savepoint=False):
-        existing = Order.objects.filter(external_id=external_id).first()
-        if existing is not None:
-            return existing, False
-        products = Product.objects.in_bulk([line.sku for line in lines], field_name="sku")
+@dataclass(frozen=True)
+class OrderInput:
+    """An order as a storefront describes it (the REST API body, an ``Order Completed``)."""
+
+    external_id: str
+    lines: Sequence[LineInput]
+    channel: str
+    source: Source | None = None
+    currency: str = ""
+    total: Decimal | None = None
+    subtotal: Decimal | None = None
+    discount: Decimal | None = None
+    tax: Decimal | None = None
+    shipping: Decimal | None = None
+    coupon: str = ""
+    placed_at: datetime | None = None
+
+    @classmethod
+    def from_event(cls, interaction: Interaction) -> OrderInput:
+        """The order an ``Order Completed`` event describes (Segment's e-commerce spec)."""
+        props = interaction.properties
+        external_id = next(
+            (str(props[key]) for key in ("order_id", "orderId", "checkout_id") if props.get(key)),
+            f"event:{interaction.pk}",
+        )
+        return cls(
+            external_id=external_id[:100],
+            lines=[LineInput.from_event(item) for item in products_of(props)],
+            channel=interaction.channel,
+            source=interaction.source,
+            currency=str(props.get("currency") or ""),
+            total=to_decimal(props.get("total", props.get("revenue"))),
+            subtotal=to_decimal(props.get("subtotal")),
+            discount=to_decimal(props.get("discount")),
+            tax=to_decimal(props.get("tax")),
+            shipping=to_decimal(props.get("shipping")),
+            coupon=str(props.get("coupon") or ""),
+            placed_at=interaction.occurred_at,
+        )
+
+    def build(self, customer_id: int, products: Mapping[str, Product | None]) -> Order:
+        """The unsaved order (its lines in ``order.new_lines``); unknown SKUs keep no product."""
+        lines = [line for line in self.lines if line.sku]
         computed = sum(((line.price or Decimal(0)) * line.quantity for line in lines), Decimal(0))
-        subtotal = subtotal if subtotal is not None else computed
-        discount = discount or Decimal(0)
-        tax, shipping = tax or Decimal(0), shipping or Decimal(0)
-        if total is None:
-            total = subtotal - discount + tax + shipping
-        try:
-            with transaction.atomic():
-                order = Order.objects.create(
-                    customer=customer,
-                    external_id=external_id,
-                    channel=channel,
-                    source=source,
-                    currency=currency.upper()[:3],
-                    subtotal=subtotal,
-                    discount=discount,
-                    tax=tax,
-                    shipping=shipping,
-                    total=total,
-                    coupon=coupon[:100],
-                    placed_at=placed_at,
-                )
-        except IntegrityError:  # the same order arrived on another request a moment ago
-            return Order.objects.get(external_id=external_id), False
-        OrderLine.objects.bulk_create(
+        subtotal = self.subtotal if self.subtotal is not None else computed
+        discount, tax = self.discount or Decimal(0), self.tax or Decimal(0)
+        shipping = self.shipping or Decimal(0)
+        total = self.total if self.total is not None else subtotal - discount + tax + shipping
+        order = Order(
+            customer_id=customer_id,
+            external_id=self.external_id,
+            channel=self.channel,
+            source=self.source,
+            currency=self.currency.upper()[:3],
+            subtotal=subtotal,
+            discount=discount,
+            tax=tax,
+            shipping=shipping,
+            total=total,
+            coupon=self.coupon[:100],
+            placed_at=self.placed_at or timezone.now(),
+        )
+        order.new_lines = [  # type: ignore[attr-defined]
             OrderLine(
-                order=order,
                 product=products.get(line.sku),
                 sku=line.sku,
                 name=line.name or getattr(products.get(line.sku), "name", ""),
@@ -380,35 +391,77 @@ def place_order(
                 quantity=line.quantity or 1,
             )
             for line in lines
-        )
+        ]
+        return order
+
+
+def products_of(properties: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The product objects of an e-commerce event: its ``products`` list, or itself."""
+    items = properties.get("products")
+    if isinstance(items, list):
+        return [item for item in items if isinstance(item, Mapping)]
+    return [properties] if sku_of(properties) else []
+
+
+def save_order_lines(orders: Sequence[Order]) -> None:
+    """Insert the lines of orders just created (``order.new_lines``), in one statement."""
+    rows = []
+    for order in orders:
+        for line in order.new_lines:  # type: ignore[attr-defined]
+            line.order = order
+            rows.append(line)
+    OrderLine.objects.bulk_create(rows)
+
+
+def place_order(customer: Customer, order_input: OrderInput) -> tuple[Order, bool]:
+    """Create an order once per external id; converts the live cart and updates the customer's
+    order aggregates. Unknown SKUs are kept as lines without a product. Returns (order, created).
+    """
+    with transaction.atomic(savepoint=False):
+        existing = Order.objects.filter(external_id=order_input.external_id).first()
+        if existing is not None:
+            return existing, False
+        skus = [line.sku for line in order_input.lines if line.sku]
+        order = order_input.build(customer.pk, Product.objects.in_bulk(skus, field_name="sku"))
+        try:
+            with transaction.atomic():
+                order.save(force_insert=True)
+        except IntegrityError:  # the same order arrived on another request a moment ago
+            return Order.objects.get(external_id=order_input.external_id), False
+        save_order_lines([order])
         Cart.objects.filter(customer=customer, status=Cart.Status.ACTIVE).update(
-            status=Cart.Status.CONVERTED, converted_at=placed_at, order=order
+            status=Cart.Status.CONVERTED, converted_at=order.placed_at, order=order
         )
         reactors.chunk_memo("commerce.carts").pop(customer.pk, None)
-        _add_to_aggregates(customer, order)
+        person = Customer.objects.select_for_update().get(pk=customer.pk)
+        count_orders(person, [order])
+        person.save(update_fields=AGGREGATE_FIELDS)
         return order, True
 
 
-def _add_to_aggregates(customer: Customer, order: Order) -> None:
-    customer = Customer.objects.select_for_update().get(pk=customer.pk)
-    customer.order_count += 1
-    customer.total_spent += order.total
-    customer.first_order_at = min(filter(None, [customer.first_order_at, order.placed_at]))
-    customer.last_order_at = max(filter(None, [customer.last_order_at, order.placed_at]))
+AGGREGATE_FIELDS = [
+    "order_count",
+    "total_spent",
+    "first_order_at",
+    "last_order_at",
+    "stage",
+    "updated_at",
+]
+
+
+def count_orders(customer: Customer, orders: Sequence[Order]) -> None:
+    """Add new orders to the customer's aggregates and move the lifecycle stage forward
+    (purchase at the first order, retention from the second; never backwards). Unsaved."""
+    for order in orders:
+        customer.order_count += 1
+        customer.total_spent += order.total
+        customer.first_order_at = min(filter(None, [customer.first_order_at, order.placed_at]))
+        customer.last_order_at = max(filter(None, [customer.last_order_at, order.placed_at]))
     stages = [choice for choice, _ in Customer.Stage.choices]
     target = Customer.Stage.RETENTION if customer.order_count >= 2 else Customer.Stage.PURCHASE
-    if stages.index(customer.stage) < stages.index(target):
+    if customer.order_count and stages.index(customer.stage) < stages.index(target):
         customer.stage = target
-    customer.save(
-        update_fields=[
-            "order_count",
-            "total_spent",
-            "first_order_at",
-            "last_order_at",
-            "stage",
-            "updated_at",
-        ]
-    )
+    customer.updated_at = timezone.now()
 
 
 # --- Back-in-stock alerts -------------------------------------------------------------------------

@@ -32,7 +32,6 @@ class _Entry:
     reactor: Reactor
     names: frozenset[str] | None
     prepare: Prepare | None = None
-    barriers: frozenset[str] = frozenset()
 
     def wants(self, interaction: Interaction) -> bool:
         return self.names is None or interaction.name in self.names
@@ -48,18 +47,14 @@ def register(
     name: str | None = None,
     events: Collection[str] | None = None,
     prepare: Prepare | None = None,
-    barriers: Collection[str] = (),
 ) -> None:
     """Add a reactor (for every interaction, or only those whose name is in ``events``).
-    ``prepare`` gets a whole chunk of interactions first, to do in bulk what it can; an event
-    named in ``barriers`` always forms a chunk of its own, so that a prepare never has to
-    reorder work around it. Registering the same name again replaces it."""
+    ``prepare`` gets a whole chunk of interactions first, to do in bulk what it can (in message
+    order, as the per-event reactor would). Registering the same name again replaces it."""
     label = name or f"{reactor.__module__}.{reactor.__qualname__}"
     _entries[:] = [entry for entry in _entries if entry.label != label]
     names = frozenset(events) if events is not None else None
-    _entries.append(
-        _Entry(order, len(_entries), label, reactor, names, prepare, frozenset(barriers))
-    )
+    _entries.append(_Entry(order, len(_entries), label, reactor, names, prepare))
     _entries.sort(key=lambda entry: (entry.order, entry.sequence))
 
 
@@ -132,17 +127,8 @@ def chunk_memo(name: str) -> dict[Any, Any]:
 
 
 def dispatch_chunk(interactions: Sequence[Interaction]) -> None:
-    """Dispatch new interactions in order, in chunks split at every reactor's barrier events:
-    each chunk is prepared in bulk, then each interaction dispatched."""
-    barriers = frozenset().union(*(entry.barriers for entry in _entries))
-    chunk: list[Interaction] = []
-    for interaction in [*interactions, None]:
-        if interaction is not None and interaction.name not in barriers:
-            chunk.append(interaction)
-            continue
-        for part in (chunk, [interaction] if interaction is not None else []):
-            if part:
-                with chunk_scope(part):
-                    for row in part:
-                        dispatch(row)
-        chunk = []
+    """Dispatch new interactions as one chunk: each reactor's ``prepare`` first, in bulk, then
+    each interaction in order."""
+    with chunk_scope(interactions):
+        for interaction in interactions:
+            dispatch(interaction)

@@ -9,6 +9,7 @@ import phonenumbers
 from django.conf import settings
 from django.db import transaction
 
+from customers.bulk import update_rows
 from customers.identity import normalize_identifier, normalize_search_text
 from customers.models import (
     Customer,
@@ -138,7 +139,4 @@ def refresh_search_text(customer_ids: Iterable[int]) -> None:
         person.search_text = search_text_for(
             person.first_name, person.last_name, by_customer[person.pk]
         )
-    if len(people) == 1:
-        Customer.objects.filter(pk=people[0].pk).update(search_text=people[0].search_text)
-    elif people:
-        Customer.objects.bulk_update(people, ["search_text"])
+    update_rows(people, ["search_text"])

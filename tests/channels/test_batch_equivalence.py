@@ -111,11 +111,18 @@ def state():
         )
 
     people = {
-        key(c.pk): (c.first_name, c.order_count, str(c.total_spent))
+        key(c.pk): (c.first_name, c.order_count, str(c.total_spent), c.stage)
         for c in Customer.objects.live()
     }
     timeline = sorted(
-        (i.message_id, key(i.customer_id), i.name, i.summary, "crm_cart_id" in i.properties)
+        (
+            i.message_id,
+            key(i.customer_id),
+            i.name,
+            i.summary,
+            "crm_cart_id" in i.properties,
+            "crm_order_id" in i.properties,
+        )
         for i in Interaction.objects.all()
     )
     carts = sorted(
@@ -123,6 +130,7 @@ def state():
             key(cart.customer_id),
             cart.status,
             cart.checkout_started_at is not None,
+            cart.order.external_id if cart.order else None,
             tuple(sorted(cart.lines.values_list("sku", "quantity", "channel", "price"))),
         )
         for cart in Cart.objects.all()

@@ -20,9 +20,11 @@ def fill(n):
         services.add_to_cart(customer, services.LineInput(f"P{i}", 1), channel="web")
         services.place_order(
             customer,
-            external_id=f"O{i}",
-            lines=[services.LineInput(f"P{i}", 1, price=Decimal(2))],
-            channel="store",
+            services.OrderInput(
+                external_id=f"O{i}",
+                lines=[services.LineInput(f"P{i}", 1, price=Decimal(2))],
+                channel="store",
+            ),
         )
         services.add_to_cart(customer, services.LineInput(f"P{i}", 2), channel="app")
         StockAlert.objects.create(
