@@ -24,4 +24,20 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         "description": "Proves beat and a worker are alive; /readyz and describe_setup read it.",
         "expires_seconds": 55,
     },
+    {
+        "name": "Deliver due messages",
+        "task": "channels.dispatch_due",
+        "every_seconds": 60,
+        "description": "Hands deferred messages whose time came (quiet hours, caps, retries) "
+        "and any lost enqueue to the workers.",
+        "expires_seconds": 55,
+    },
+    {
+        "name": "Requeue interrupted sends",
+        "task": "channels.requeue_stuck",
+        "every_seconds": 300,
+        "description": "Queues again messages a killed worker left 'sending' "
+        "(at-least-once delivery on a crash).",
+        "expires_seconds": 290,
+    },
 ]

@@ -240,6 +240,20 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "crm@localhost")
 
+# --- Outbound messages (channels) --------------------------------------------------------------
+# Marketing goes out only inside this local send window of the customer (a channel may set its
+# own); "" turns the default window off. Transactional messages are never held by it.
+DELIVERY_SEND_WINDOW = os.environ.get("DELIVERY_SEND_WINDOW", "09:00-21:00")
+# One reminder per intent within this many hours; a campaign yields to a reminder the same day.
+DELIVERY_ARBITRATION_HOURS = envint("DELIVERY_ARBITRATION_HOURS", 24)
+# Transient failures are retried with exponential backoff up to this many attempts.
+DELIVERY_MAX_ATTEMPTS = envint("DELIVERY_MAX_ATTEMPTS", 6)
+DELIVERY_RETRY_BASE_SECONDS = envint("DELIVERY_RETRY_BASE_SECONDS", 30)
+# A message "sending" for longer than this was cut off by a crash: it is queued again.
+DELIVERY_SENDING_TIMEOUT_SECONDS = envint("DELIVERY_SENDING_TIMEOUT_SECONDS", 600)
+# How many due messages one sweep hands to the workers.
+DELIVERY_SWEEP_BATCH = envint("DELIVERY_SWEEP_BATCH", 500)
+
 # --- Identity resolution --------------------------------------------------------------------
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "IR").upper()
 # Values that storefront forms and SDKs send when they have nothing real. They never identify

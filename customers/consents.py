@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,6 +22,8 @@ ADDRESS_KIND = {
     "phone": "phone",
     "whatsapp": "phone",
     "telegram": "telegram",
+    "push": "push_token",
+    "webhook": "user_id",
 }
 
 
@@ -84,3 +87,32 @@ def set_consent(
             source=source,
         )
         return consent
+
+
+def may_contact(customer: Customer, address: Identity, purpose: str) -> str | None:
+    """Why this address may not get a message of this purpose now, or None when it may.
+
+    Marketing needs a granted consent, on the address or customer-wide, and no withdrawal on
+    either (opt-out wins). Transactional needs only an address that has not hard-bounced and
+    was not opted out of transactional messages too."""
+    if address.bounced_at is not None:
+        return _("The address bounced.")
+    states = {
+        (consent.identity_id, consent.status)
+        for consent in Consent.objects.filter(
+            Q(identity=address) | Q(identity__isnull=True), customer=customer, purpose=purpose
+        )
+    }
+    withdrawn = Consent.Status.WITHDRAWN
+    if (address.pk, withdrawn) in states:
+        return _("Opted out on this address.")
+    if (None, withdrawn) in states:
+        return _("Opted out on every address.")
+    if purpose != Consent.Purpose.MARKETING:
+        return None
+    granted = Consent.Status.GRANTED
+    if (address.pk, granted) in states or (None, granted) in states:
+        return None
+    if (address.pk, Consent.Status.PENDING) in states:
+        return _("Consent waits for confirmation.")
+    return _("No marketing consent.")

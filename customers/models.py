@@ -214,6 +214,8 @@ class Identity(models.Model):
     kind = models.CharField(_("kind"), max_length=32)
     value = models.CharField(_("value"), max_length=255)
     verified = models.BooleanField(_("verified"), default=False)
+    # A provider said this address does not exist (hard bounce): nothing is sent to it again.
+    bounced_at = models.DateTimeField(_("hard bounced at"), null=True, blank=True)
     source = models.ForeignKey(
         Source, verbose_name=_("source"), null=True, blank=True, on_delete=models.SET_NULL
     )

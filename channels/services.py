@@ -1,0 +1,473 @@
+"""Write use-cases of outbound messaging: ``send`` puts a message in the outbox, ``deliver`` moves
+it on. Every message and every change of its status is written on the customer's timeline.
+
+Delivery is at-least-once on a crash and exactly-once otherwise: ``deliver`` locks the row and
+goes on only from ``queued``, marks it ``sending`` and commits before calling the backend, and
+writes the outcome after. A worker killed between the backend call and that write leaves the row
+``sending``; ``requeue_stuck`` queues it again after DELIVERY_SENDING_TIMEOUT_SECONDS, so the
+customer may get that one message twice, but never none (docs/decisions.md, "Outbox").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from channels import links, policy, rendering
+from channels.backends.base import Outgoing, PermanentError, TransientError
+from channels.models import Channel, Message
+from customers import services as customers
+from customers.consents import ADDRESS_KIND, may_contact
+from customers.errors import DomainError
+from customers.models import ChannelKind, Customer, Identity, Interaction
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+# Timeline event names, one per status a person cares about. "sending" lasts milliseconds and
+# is a lock marker, not news, so it is not written.
+EVENT_NAMES = {
+    Message.Status.QUEUED: "Message Queued",
+    Message.Status.SENT: "Message Sent",
+    Message.Status.DELIVERED: "Message Delivered",
+    Message.Status.FAILED: "Message Failed",
+    Message.Status.BOUNCED: "Message Bounced",
+    Message.Status.SUPPRESSED: "Message Suppressed",
+}
+
+
+@dataclass(frozen=True)
+class Content:
+    """A one-off message written by a person (an agent's reply): sent as written, no template
+    language."""
+
+    text: str
+    subject: str = ""
+
+
+def send(
+    customer: Customer,
+    *,
+    purpose: str,
+    idempotency_key: str,
+    channels: Sequence[str] = ("email", "sms"),
+    template: str | None = None,
+    content: Content | None = None,
+    context: Mapping[str, Any] | None = None,
+    intent: str = "",
+    agent: AbstractBaseUser | None = None,
+) -> Message:
+    """Put one message in the outbox, on the first channel kind in ``channels`` on which the
+    customer is reachable and consented, and enqueue its delivery once the transaction commits.
+
+    ``template`` is a template key (rendered in the customer's language) or ``content`` the
+    literal words. The same ``idempotency_key`` again returns the first message and does
+    nothing. When no channel fits, the message is kept as ``suppressed`` with the reason for
+    every channel tried, so "why not sent" can say it."""
+    if (template is None) == (content is None):
+        raise ValueError("Give a template key or content, not both.")
+    existing = Message.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    customer = customers.live(customer, refresh=True)
+    chosen, notes = _choose(customer, purpose, channels, template)
+    message = Message(
+        customer=customer,
+        purpose=purpose,
+        intent=intent[:40],
+        idempotency_key=idempotency_key[:200],
+        agent=agent,
+        context=_jsonable(context or {}),
+    )
+    if chosen is None:
+        message.kind = channels[0] if channels else ""
+        message.status, message.rule = Message.Status.SUPPRESSED, "no_channel"
+        message.reason = "; ".join(notes)[:300] or _("No channel was given.")
+    else:
+        channel, address, tpl = chosen
+        message.channel, message.kind, message.address, message.to = (
+            channel,
+            channel.kind,
+            address,
+            address.value,
+        )
+        if tpl is not None:
+            message.template = tpl
+            ctx = rendering.base_context(customer, context or {})
+            ctx["unsubscribe_url"] = links.unsubscribe_url(message)
+            parts = rendering.render(
+                customer=customer, subject=tpl.subject, text=tpl.text, html=tpl.html, context=ctx
+            )
+        else:
+            assert content is not None
+            parts = rendering.Rendered(subject=content.subject[:300], text=content.text)
+        message.subject, message.text, message.html = parts.subject, parts.text, parts.html
+        message.links = parts.links
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+            _note(message, message.status)
+            if message.status == Message.Status.QUEUED:
+                enqueue(message)
+    except IntegrityError:
+        # The same key was sent by a concurrent caller a moment ago: that one stands.
+        return Message.objects.get(idempotency_key=idempotency_key[:200])
+    return message
+
+
+def _choose(
+    customer: Customer, purpose: str, kinds: Sequence[str], template: str | None
+) -> tuple[tuple[Channel, Identity, Any] | None, list[str]]:
+    notes: list[str] = []
+    for kind in kinds:
+        channel = Channel.objects.filter(kind=kind, active=True).order_by("priority", "pk").first()
+        if channel is None:
+            notes.append(_("%(kind)s: no active channel") % {"kind": kind})
+            continue
+        addresses = Identity.objects.filter(
+            customer=customer, kind=ADDRESS_KIND.get(kind, kind), bounced_at__isnull=True
+        ).order_by("-verified", "-created_at")
+        reasons = []
+        for address in addresses:
+            reason = may_contact(customer, address, purpose)
+            if reason is None:
+                break
+            reasons.append(reason)
+        else:
+            why = reasons[0] if reasons else _("no address")
+            notes.append(f"{kind}: {why}")
+            continue
+        tpl = None
+        if template is not None:
+            tpl = rendering.pick_template(template, kind, rendering.language_of(customer))
+            if tpl is None:
+                notes.append(_("%(kind)s: no template %(key)s") % {"kind": kind, "key": template})
+                continue
+        return (channel, address, tpl), notes
+    return None, notes
+
+
+def _jsonable(context: Mapping[str, Any]) -> dict[str, Any]:
+    """What of the caller's context is kept on the row: plain values, and model rows by id."""
+    kept: dict[str, Any] = {}
+    for key, value in context.items():
+        if isinstance(value, str | int | float | bool) or value is None:
+            kept[key] = value
+        elif hasattr(value, "_meta") and hasattr(value, "pk"):
+            kept[f"{key}_id"] = value.pk
+    return kept
+
+
+def enqueue(message: Message) -> None:
+    """Hand the message to a worker once the current transaction commits."""
+    from channels.tasks import deliver_message
+
+    deliver_message.delay_on_commit(message.pk)
+
+
+def _note(message: Message, status: str, **extra: Any) -> None:
+    """Write the message's status change on the customer's timeline."""
+    name = extra.pop("name", None) or EVENT_NAMES.get(status)
+    if name is None:
+        return
+    channel = message.kind if message.kind in ChannelKind.values else ChannelKind.OTHER
+    summary = message.subject or message.text[:120] or message.kind
+    if message.reason and status in (Message.Status.SUPPRESSED, Message.Status.FAILED):
+        summary = f"{summary} — {message.reason}"
+    elif message.reason and extra.get("deferred_until"):
+        summary = f"{summary} — {message.reason}"
+    customers.record_interaction(
+        customer=message.customer,
+        type=Interaction.Type.MESSAGE,
+        channel=channel,
+        direction=Interaction.Direction.OUTBOUND,
+        name=name,
+        summary=summary[:500],
+        properties={
+            "message": message.pk,
+            "status": status,
+            "purpose": message.purpose,
+            "intent": message.intent,
+            "to": message.to,
+            "rule": message.rule,
+            **extra,
+        },
+        agent=message.agent,
+    )
+
+
+# --- Delivery ---------------------------------------------------------------------------------
+
+
+def deliver(message_id: int, *, now: dt.datetime | None = None) -> str:
+    """Deliver one queued message if it is due and the rules allow it. Returns what happened
+    ("sent", "suppressed", "deferred", "retry", "failed", "bounced", or "skipped" when the row
+    is not queued — a duplicate task, or one that lost the race)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("channel", "customer", "address")
+            .filter(pk=message_id)
+            .first()
+        )
+        if message is None or message.status != Message.Status.QUEUED:
+            return "skipped"
+        if message.not_before is not None and message.not_before > now:
+            return "skipped"  # deferred: the sweep hands it over when due
+        if message.purpose == Message.Purpose.MARKETING:
+            # One customer's marketing is decided one message at a time, so two workers cannot
+            # both pass a frequency cap or arbitration with the same last slot.
+            Customer.objects.select_for_update().filter(pk=message.customer_id).first()
+        decision = policy.check(message, now)
+        if decision.action == policy.SUPPRESS:
+            _finish(
+                message, Message.Status.SUPPRESSED, now, reason=decision.reason, rule=decision.rule
+            )
+            return "suppressed"
+        if decision.action == policy.DEFER:
+            first_time = message.not_before is None or message.rule != decision.rule
+            message.not_before, message.rule = decision.until, decision.rule
+            message.reason, message.updated_at = decision.reason[:300], now
+            message.save(update_fields=["not_before", "rule", "reason", "updated_at"])
+            if first_time:
+                _note(
+                    message,
+                    "deferred",
+                    name="Message Deferred",
+                    deferred_until=decision.until.isoformat() if decision.until else None,
+                )
+            return "deferred"
+        if _over_rate_limit(message.channel, now):
+            message.not_before = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+            message.save(update_fields=["not_before"])
+            return "deferred"
+        message.status, message.sending_at, message.updated_at = Message.Status.SENDING, now, now
+        message.attempts += 1
+        message.not_before, message.rule, message.reason = None, "", ""
+        message.save(
+            update_fields=[
+                "status",
+                "sending_at",
+                "updated_at",
+                "attempts",
+                "not_before",
+                "rule",
+                "reason",
+            ]
+        )
+    return _hand_over(message)
+
+
+def _hand_over(message: Message) -> str:
+    """Call the backend (outside any transaction: a slow provider holds no lock) and record
+    what it said."""
+    assert message.channel is not None
+    try:
+        provider_id = message.channel.get_backend().send(outgoing(message))
+    except TransientError as error:
+        return _retry_or_fail(message, str(error))
+    except PermanentError as error:
+        status = Message.Status.BOUNCED if error.bounced else Message.Status.FAILED
+        with transaction.atomic():
+            if error.bounced and message.address_id:
+                Identity.objects.filter(pk=message.address_id).update(bounced_at=timezone.now())
+            _finish(message, status, timezone.now(), reason=str(error))
+        return status
+    except Exception as error:
+        # A bug or an unexpected provider answer: retried like a transient error (bounded),
+        # with the traceback in the log.
+        logger.exception("channels.backend_crashed message=%s", message.pk)
+        return _retry_or_fail(message, f"{type(error).__name__}: {error}")
+    with transaction.atomic():
+        message.provider_id = (provider_id or "")[:200]
+        _finish(message, Message.Status.SENT, timezone.now())
+    return "sent"
+
+
+def _retry_or_fail(message: Message, reason: str) -> str:
+    now = timezone.now()
+    if message.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+        with transaction.atomic():
+            _finish(message, Message.Status.FAILED, now, reason=reason)
+        return "failed"
+    delay = settings.DELIVERY_RETRY_BASE_SECONDS * 2 ** (message.attempts - 1)
+    with transaction.atomic():
+        updated = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+            status=Message.Status.QUEUED,
+            not_before=now + dt.timedelta(seconds=delay),
+            rule="retry",
+            reason=reason[:300],
+            updated_at=now,
+        )
+        if updated:
+            from channels.tasks import deliver_message
+
+            transaction.on_commit(
+                lambda: deliver_message.apply_async((message.pk,), countdown=delay)
+            )
+    logger.info("channels.retry message=%s attempt=%s in=%ss", message.pk, message.attempts, delay)
+    return "retry"
+
+
+TIMESTAMP_OF = {
+    Message.Status.SENT: "sent_at",
+    Message.Status.DELIVERED: "delivered_at",
+    Message.Status.FAILED: "failed_at",
+    Message.Status.BOUNCED: "failed_at",
+}
+
+
+def _finish(
+    message: Message, status: str, at: dt.datetime, *, reason: str = "", rule: str = ""
+) -> None:
+    """Move the message to a final status (inside the caller's transaction) and say so on the
+    timeline."""
+    message.status, message.updated_at = status, at
+    message.reason, message.rule = reason[:300], rule
+    fields = ["status", "updated_at", "reason", "rule", "provider_id"]
+    if status in TIMESTAMP_OF:
+        setattr(message, TIMESTAMP_OF[status], at)
+        fields.append(TIMESTAMP_OF[status])
+    message.save(update_fields=fields)
+    _note(message, status)
+
+
+def _over_rate_limit(channel: Channel | None, now: dt.datetime) -> bool:
+    """Whether this channel already sent its per-minute allowance (counted in the cache)."""
+    if channel is None or not channel.rate_limit:
+        return False
+    key = f"channels:rate:{channel.pk}:{now:%Y%m%d%H%M}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=120)
+        count = 1
+    return count > channel.rate_limit
+
+
+def outgoing(message: Message) -> Outgoing:
+    """The message as a backend receives it: links tracked, unsubscribe URLs for marketing."""
+    marketing = message.purpose == Message.Purpose.MARKETING
+    unsubscribe = links.unsubscribe_url(message) if marketing else ""
+    return Outgoing(
+        message_id=message.pk,
+        kind=message.kind,
+        to=message.to,
+        subject=message.subject,
+        text=message.text,
+        html=links.tracked_html(message),
+        purpose=message.purpose,
+        unsubscribe_url=unsubscribe,
+        unsubscribe_post_url=unsubscribe,
+        customer_public_id=str(message.customer.public_id),
+        locale=rendering.language_of(message.customer),
+        metadata={"intent": message.intent, "idempotency_key": message.idempotency_key},
+    )
+
+
+# --- Sweeps -----------------------------------------------------------------------------------
+
+
+def dispatch_due(*, now: dt.datetime | None = None, limit: int | None = None) -> int:
+    """Hand due queued messages to the workers: deferred ones whose time came, retries, and any
+    whose enqueue was lost. Claims rows with SKIP LOCKED in a bounded batch, so two beats never
+    hand over the same message twice in one pass (and ``deliver`` is idempotent anyway)."""
+    now = now or timezone.now()
+    limit = limit or settings.DELIVERY_SWEEP_BATCH
+    grace = now - dt.timedelta(seconds=60)  # a fresh message's own task is still on its way
+    with transaction.atomic():
+        due = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(status=Message.Status.QUEUED)
+            .filter(Q(not_before__lte=now) | Q(not_before__isnull=True, updated_at__lte=grace))
+            .order_by("not_before", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        from channels.tasks import deliver_message
+
+        for pk in due:
+            deliver_message.delay_on_commit(pk)
+    return len(due)
+
+
+def requeue_stuck(*, now: dt.datetime | None = None) -> int:
+    """Queue again the messages left ``sending`` by a worker that died mid-send (at-least-once:
+    the provider may have got the first attempt)."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.DELIVERY_SENDING_TIMEOUT_SECONDS)
+    with transaction.atomic():
+        stuck = list(
+            Message.objects.select_for_update(skip_locked=True).filter(
+                status=Message.Status.SENDING, sending_at__lt=cutoff
+            )[: settings.DELIVERY_SWEEP_BATCH]
+        )
+        for message in stuck:
+            message.status, message.not_before, message.updated_at = (
+                Message.Status.QUEUED,
+                None,
+                now,
+            )
+            message.rule = "requeued"
+            message.reason = _("Sending was interrupted; queued again (it may arrive twice).")
+            message.save(update_fields=["status", "not_before", "updated_at", "rule", "reason"])
+            logger.warning("channels.requeued_stuck message=%s", message.pk)
+            enqueue(message)
+    return len(stuck)
+
+
+def record_receipt(channel: Channel, provider_id: str, status: str, *, reason: str = "") -> bool:
+    """A provider's delivery receipt: delivered, failed or bounced. Returns False when no
+    message of this channel has that provider id. Receipts never move a message backwards."""
+    final = {
+        "delivered": Message.Status.DELIVERED,
+        "failed": Message.Status.FAILED,
+        "bounced": Message.Status.BOUNCED,
+    }
+    if status not in final:
+        raise DomainError("invalid_status", _("Unknown delivery status."))
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("customer")
+            .filter(channel=channel, provider_id=provider_id)
+            .first()
+        )
+        if message is None:
+            return False
+        if message.status == final[status] or message.status in (
+            Message.Status.BOUNCED,
+            Message.Status.SUPPRESSED,
+        ):
+            return True
+        if status == "bounced" and message.address_id:
+            Identity.objects.filter(pk=message.address_id).update(bounced_at=timezone.now())
+        _finish(message, final[status], timezone.now(), reason=reason)
+    return True
+
+
+def note_engagement(message: Message, what: str, *, url: str = "") -> None:
+    """The customer opened, clicked or replied: stamp the first time and say so on the
+    timeline (each first time only, so a mail client's repeated pixel loads are one event)."""
+    field = {"opened": "opened_at", "clicked": "clicked_at", "replied": "replied_at"}[what]
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Message.objects.filter(pk=message.pk, **{f"{field}__isnull": True}).update(
+            **{field: now}
+        )
+        if updated:
+            setattr(message, field, now)
+            _note(message, what, name=f"Message {what.capitalize()}", url=url)
