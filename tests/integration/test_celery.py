@@ -37,3 +37,40 @@ def test_setup_schedules_creates_each_schedule_once_and_keeps_staff_edits():
     call_command("setup_schedules")
     assert PeriodicTask.objects.filter(name=DEFAULT_SCHEDULES[0]["name"]).count() == 1
     assert PeriodicTask.objects.get(pk=task.pk).enabled is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_message_is_delivered_by_a_real_worker_and_shows_on_the_timeline(
+    celery_worker_on_configured_broker,
+):
+    from channels import services
+    from channels.backends import locmem
+    from channels.models import Channel, Message
+    from customers.models import Interaction
+    from tests.customers.factories import CustomerFactory, IdentityFactory
+
+    locmem.outbox.clear()
+    Channel.objects.create(
+        name="Email", kind="email", backend="channels.backends.locmem.LocmemBackend"
+    )
+    customer = CustomerFactory()
+    IdentityFactory(customer=customer, kind="email", value="worker@example.org")
+    message = services.send(
+        customer,
+        purpose="transactional",
+        idempotency_key="integration:1",
+        channels=["email"],
+        content=services.Content("Your order has shipped", "Shipped"),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        message.refresh_from_db()
+        if message.status != Message.Status.QUEUED and message.status != "sending":
+            break
+        time.sleep(0.1)
+    assert message.status == Message.Status.SENT
+    assert [m.to for m in locmem.outbox] == ["worker@example.org"]
+    names = Interaction.objects.filter(customer=customer, type="message").values_list(
+        "name", flat=True
+    )
+    assert set(names) == {"Message Queued", "Message Sent"}
