@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -7,8 +8,17 @@ class ChannelsConfig(AppConfig):
     verbose_name = _("Channels")
 
     def ready(self) -> None:
-        from channels.models import Message
+        from channels import policy
+        from channels.models import FrequencyCap, Message
         from customers import relocation
 
         # A merge moves the duplicate's messages (and so its caps and "why not sent").
         relocation.register(Message)
+        # This process's cached caps follow an edit at once (others within 30 seconds).
+        for signal in (post_save, post_delete):
+            signal.connect(
+                lambda **kwargs: policy.forget_caps(),
+                sender=FrequencyCap,
+                weak=False,
+                dispatch_uid=f"channels.forget_caps.{signal is post_save}",
+            )

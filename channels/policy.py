@@ -12,6 +12,7 @@ a reminder whose customer has left the journey).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -112,20 +113,46 @@ def _arbitration(message: Message, now: dt.datetime) -> Decision | None:
 
 
 def _frequency_caps(message: Message, now: dt.datetime) -> Decision | None:
-    for cap in FrequencyCap.objects.filter(active=True):
-        sent = list(
-            _recent(message, now - cap.period)
-            .order_by("sending_at")
-            .values_list("sending_at", flat=True)[: cap.limit]
-        )
-        if len(sent) < cap.limit:
+    caps = active_caps()
+    if not caps:
+        return None
+    # One read covers every cap: the send times within the longest period, newest first.
+    longest = max(cap.period for cap in caps)
+    recent = list(
+        _recent(message, now - longest)
+        .order_by("-sending_at")
+        .values_list("sending_at", flat=True)[: max(cap.limit for cap in caps)]
+    )
+    for cap in caps:
+        within = [at for at in recent if at >= now - cap.period]
+        if len(within) < cap.limit:
             continue
         reason = _("Frequency cap reached: %(cap)s.") % {"cap": cap.name}
         if cap.action == FrequencyCap.Action.SKIP:
             return Decision(SUPPRESS, "frequency_cap", reason)
         # Deferred until the oldest counted message leaves the period.
-        return Decision(DEFER, "frequency_cap", reason, sent[0] + cap.period)
+        return Decision(DEFER, "frequency_cap", reason, within[cap.limit - 1] + cap.period)
     return None
+
+
+CAPS_CACHE_SECONDS = 30
+_caps_cache: tuple[float, list[FrequencyCap]] | None = None
+
+
+def active_caps() -> list[FrequencyCap]:
+    """The active caps, re-read at most every 30 seconds per process (a staff edit applies
+    within half a minute; a busy worker does not read them for every message)."""
+    global _caps_cache
+    clock = time.monotonic()
+    if _caps_cache is None or clock - _caps_cache[0] > CAPS_CACHE_SECONDS:
+        _caps_cache = (clock, list(FrequencyCap.objects.filter(active=True)))
+    return _caps_cache[1]
+
+
+def forget_caps() -> None:
+    """Drop the cached caps (on a staff edit, and in tests)."""
+    global _caps_cache
+    _caps_cache = None
 
 
 def send_window(message: Message) -> tuple[dt.time, dt.time] | None:

@@ -217,8 +217,10 @@ def deliver(message_id: int, *, now: dt.datetime | None = None) -> str:
     is not queued — a duplicate task, or one that lost the race)."""
     now = now or timezone.now()
     with transaction.atomic():
+        # The customer's row is locked too: one customer's messages are decided one at a time,
+        # so two workers cannot both pass a frequency cap or arbitration with the last slot.
         message = (
-            Message.objects.select_for_update(of=("self",))
+            Message.objects.select_for_update(of=("self", "customer"))
             .select_related("channel", "customer", "address")
             .filter(pk=message_id)
             .first()
@@ -227,10 +229,6 @@ def deliver(message_id: int, *, now: dt.datetime | None = None) -> str:
             return "skipped"
         if message.not_before is not None and message.not_before > now:
             return "skipped"  # deferred: the sweep hands it over when due
-        if message.purpose == Message.Purpose.MARKETING:
-            # One customer's marketing is decided one message at a time, so two workers cannot
-            # both pass a frequency cap or arbitration with the same last slot.
-            Customer.objects.select_for_update().filter(pk=message.customer_id).first()
         decision = policy.check(message, now)
         if decision.action == policy.SUPPRESS:
             _finish(

@@ -24,7 +24,10 @@ def isolated_cache(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     from django.core.cache import cache
 
+    from channels import policy
+
     cache.clear()
+    policy.forget_caps()  # caps are cached per process; each test starts from its own rows
 
 
 @pytest.fixture

@@ -28,9 +28,9 @@ NOON = dt.datetime(2026, 11, 24, 12, 0, tzinfo=TEHRAN)
 
 @pytest.fixture(autouse=True)
 def _clean_outbox():
-    locmem.outbox.clear()
+    locmem.reset()
     yield
-    locmem.outbox.clear()
+    locmem.reset()
 
 
 @pytest.fixture
