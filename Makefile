@@ -54,10 +54,12 @@ messages: install
 bench: install
 	$(BIN)/python bench/timeline.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/delivery.py
 
 bench-check: install
 	$(BIN)/python bench/timeline.py --quick --check
 	$(BIN)/python bench/ingest.py --quick --check
+	$(BIN)/python bench/delivery.py --quick --check
 
 clean:
 	rm -rf $(VENV) .tools var

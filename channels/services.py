@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +26,9 @@ from django.utils.translation import gettext as _
 from channels import links, policy, rendering
 from channels.backends.base import Outgoing, PermanentError, TransientError
 from channels.models import Channel, Message
+from customers import reactors
 from customers import services as customers
-from customers.consents import ADDRESS_KIND, may_contact
+from customers.consents import ADDRESS_KIND, ConsentBook
 from customers.errors import DomainError
 from customers.models import ChannelKind, Customer, Identity, Interaction
 
@@ -57,106 +58,172 @@ class Content:
     subject: str = ""
 
 
-def send(
-    customer: Customer,
-    *,
-    purpose: str,
-    idempotency_key: str,
-    channels: Sequence[str] = ("email", "sms"),
-    template: str | None = None,
-    content: Content | None = None,
-    context: Mapping[str, Any] | None = None,
-    intent: str = "",
-    agent: AbstractBaseUser | None = None,
-) -> Message:
+@dataclass(frozen=True)
+class Request:
+    """One message to put in the outbox (see ``send``)."""
+
+    customer: Customer
+    purpose: str
+    idempotency_key: str
+    channels: Sequence[str] = ("email", "sms")
+    template: str | None = None
+    content: Content | None = None
+    context: Mapping[str, Any] | None = None
+    intent: str = ""
+    agent: AbstractBaseUser | None = None
+
+    def __post_init__(self) -> None:
+        if (self.template is None) == (self.content is None):
+            raise ValueError("Give a template key or content, not both.")
+
+
+def send(customer: Customer, **request: Any) -> Message:
     """Put one message in the outbox, on the first channel kind in ``channels`` on which the
     customer is reachable and consented, and enqueue its delivery once the transaction commits.
 
     ``template`` is a template key (rendered in the customer's language) or ``content`` the
-    literal words. The same ``idempotency_key`` again returns the first message and does
+    literal words; ``purpose`` marketing or transactional; ``intent`` what it is about, for
+    arbitration. The same ``idempotency_key`` again returns the first message and does
     nothing. When no channel fits, the message is kept as ``suppressed`` with the reason for
     every channel tried, so "why not sent" can say it."""
-    if (template is None) == (content is None):
-        raise ValueError("Give a template key or content, not both.")
-    existing = Message.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
-    customer = customers.live(customer, refresh=True)
-    chosen, notes = _choose(customer, purpose, channels, template)
-    message = Message(
-        customer=customer,
-        purpose=purpose,
-        intent=intent[:40],
-        idempotency_key=idempotency_key[:200],
-        agent=agent,
-        context=_jsonable(context or {}),
-    )
-    if chosen is None:
-        message.kind = channels[0] if channels else ""
-        message.status, message.rule = Message.Status.SUPPRESSED, "no_channel"
-        message.reason = "; ".join(notes)[:300] or _("No channel was given.")
-    else:
-        channel, address, tpl = chosen
-        message.channel, message.kind, message.address, message.to = (
-            channel,
-            channel.kind,
-            address,
-            address.value,
-        )
-        if tpl is not None:
-            message.template = tpl
-            ctx = rendering.base_context(customer, context or {})
-            ctx["unsubscribe_url"] = links.unsubscribe_url(message)
-            parts = rendering.render(
-                customer=customer, subject=tpl.subject, text=tpl.text, html=tpl.html, context=ctx
-            )
-        else:
-            assert content is not None
-            parts = rendering.Rendered(subject=content.subject[:300], text=content.text)
-        message.subject, message.text, message.html = parts.subject, parts.text, parts.html
-        message.links = parts.links
+    return send_many([Request(customer=customer, **request)])[0]
+
+
+def send_many(requests: Sequence[Request]) -> list[Message]:
+    """``send`` for many messages at once (a campaign's or a sweep's fan-out): a fixed number
+    of queries for the lot — existing keys, customers, channels, addresses, consents — then
+    one insert of the messages and one of their timeline rows. Returns the messages in order;
+    for a key sent before, the first message."""
+    keys = [r.idempotency_key[:200] for r in requests]
+    existing = Message.objects.in_bulk(keys, field_name="idempotency_key")
+    todo = [(r, k) for r, k in zip(requests, keys, strict=True) if k not in existing]
+    if not todo:
+        return [existing[k] for k in keys]
+    people = _live_customers([r.customer for r, _ in todo])
+    choose = _Chooser(people.values(), {kind for r, _ in todo for kind in r.channels})
+    made: dict[str, Message] = {}
+    for request, key in todo:
+        if key not in made:
+            made[key] = _compose(request, key, people[request.customer.pk], choose)
+    fresh = list(made.values())
     try:
         with transaction.atomic():
-            message.save(force_insert=True)
-            _note(message, message.status)
-            if message.status == Message.Status.QUEUED:
-                enqueue(message)
+            Message.objects.bulk_create(fresh)
+            _note_many(fresh)
+            for message in fresh:
+                if message.status == Message.Status.QUEUED:
+                    enqueue(message)
     except IntegrityError:
-        # The same key was sent by a concurrent caller a moment ago: that one stands.
-        return Message.objects.get(idempotency_key=idempotency_key[:200])
-    return message
+        if len(requests) == 1:
+            # The same key was sent by a concurrent caller a moment ago: that one stands.
+            return [Message.objects.get(idempotency_key=keys[0])]
+        return [send_many([r])[0] for r in requests]  # find which, one at a time
+    return [existing.get(k) or made[k] for k in keys]
 
 
-def _choose(
-    customer: Customer, purpose: str, kinds: Sequence[str], template: str | None
-) -> tuple[tuple[Channel, Identity, Any] | None, list[str]]:
-    notes: list[str] = []
-    for kind in kinds:
-        channel = Channel.objects.filter(kind=kind, active=True).order_by("priority", "pk").first()
-        if channel is None:
-            notes.append(_("%(kind)s: no active channel") % {"kind": kind})
-            continue
-        addresses = Identity.objects.filter(
-            customer=customer, kind=ADDRESS_KIND.get(kind, kind), bounced_at__isnull=True
-        ).order_by("-verified", "-created_at")
-        reasons = []
-        for address in addresses:
-            reason = may_contact(customer, address, purpose)
-            if reason is None:
-                break
-            reasons.append(reason)
-        else:
-            why = reasons[0] if reasons else _("no address")
-            notes.append(f"{kind}: {why}")
-            continue
-        tpl = None
-        if template is not None:
-            tpl = rendering.pick_template(template, kind, rendering.language_of(customer))
-            if tpl is None:
-                notes.append(_("%(kind)s: no template %(key)s") % {"kind": kind, "key": template})
+def _live_customers(requested: Sequence[Customer]) -> dict[int, Customer]:
+    """Each requested customer's live profile (a tombstone's survivor), by requested pk."""
+    merged = dict(
+        Customer.objects.filter(
+            pk__in={c.pk for c in requested}, merged_into__isnull=False
+        ).values_list("pk", "merged_into_id")
+    )
+    return {c.pk: customers.live(c, refresh=True) if c.pk in merged else c for c in requested}
+
+
+class _Chooser:
+    """Which channel, address and template each customer gets: every channel, address and
+    consent of the batch read once."""
+
+    def __init__(self, people: Iterable[Customer], kinds: set[str]) -> None:
+        ids = {c.pk for c in people}
+        self.channels: dict[str, Channel] = {}
+        for channel in Channel.objects.filter(kind__in=kinds, active=True).order_by(
+            "-priority", "-pk"
+        ):
+            self.channels[channel.kind] = channel  # the last written is the first by priority
+        self.addresses: dict[tuple[int, str], list[Identity]] = {}
+        for address in Identity.objects.filter(
+            customer_id__in=ids,
+            kind__in={ADDRESS_KIND.get(kind, kind) for kind in kinds},
+            bounced_at__isnull=True,
+        ).order_by("-verified", "-created_at", "-pk"):
+            self.addresses.setdefault((address.customer_id, address.kind), []).append(address)
+        self.consents = ConsentBook(ids)
+        self.templates: dict[tuple[str, str, str], Any] = {}
+
+    def template(self, key: str, kind: str, locale: str) -> Any:
+        if (key, kind, locale) not in self.templates:
+            self.templates[key, kind, locale] = rendering.pick_template(key, kind, locale)
+        return self.templates[key, kind, locale]
+
+    def __call__(
+        self, customer: Customer, request: Request
+    ) -> tuple[tuple[Channel, Identity, Any] | None, list[str]]:
+        notes: list[str] = []
+        for kind in request.channels:
+            channel = self.channels.get(kind)
+            if channel is None:
+                notes.append(_("%(kind)s: no active channel") % {"kind": kind})
                 continue
-        return (channel, address, tpl), notes
-    return None, notes
+            addresses = self.addresses.get((customer.pk, ADDRESS_KIND.get(kind, kind)), [])
+            reasons = []
+            for address in addresses:
+                reason = self.consents.why_not(address, request.purpose)
+                if reason is None:
+                    break
+                reasons.append(reason)
+            else:
+                notes.append(f"{kind}: {reasons[0] if reasons else _('no address')}")
+                continue
+            tpl = None
+            if request.template is not None:
+                tpl = self.template(request.template, kind, rendering.language_of(customer))
+                if tpl is None:
+                    notes.append(
+                        _("%(kind)s: no template %(key)s") % {"kind": kind, "key": request.template}
+                    )
+                    continue
+            return (channel, address, tpl), notes
+        return None, notes
+
+
+def _compose(request: Request, key: str, customer: Customer, choose: _Chooser) -> Message:
+    """The unsaved message: on its channel and rendered, or suppressed with every reason."""
+    chosen, notes = choose(customer, request)
+    message = Message(
+        customer=customer,
+        purpose=request.purpose,
+        intent=request.intent[:40],
+        idempotency_key=key,
+        agent=request.agent,
+        context=_jsonable(request.context or {}),
+    )
+    if chosen is None:
+        message.kind = request.channels[0] if request.channels else ""
+        message.status, message.rule = Message.Status.SUPPRESSED, "no_channel"
+        message.reason = "; ".join(notes)[:300] or _("No channel was given.")
+        return message
+    channel, address, tpl = chosen
+    message.channel, message.kind, message.address, message.to = (
+        channel,
+        channel.kind,
+        address,
+        address.value,
+    )
+    if tpl is not None:
+        message.template = tpl
+        ctx = rendering.base_context(customer, request.context or {})
+        ctx["unsubscribe_url"] = links.unsubscribe_url(message)
+        parts = rendering.render(
+            customer=customer, subject=tpl.subject, text=tpl.text, html=tpl.html, context=ctx
+        )
+    else:
+        assert request.content is not None
+        parts = rendering.Rendered(subject=request.content.subject[:300], text=request.content.text)
+    message.subject, message.text, message.html = parts.subject, parts.text, parts.html
+    message.links = parts.links
+    return message
 
 
 def _jsonable(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -177,19 +244,17 @@ def enqueue(message: Message) -> None:
     deliver_message.delay_on_commit(message.pk)
 
 
-def _note(message: Message, status: str, **extra: Any) -> None:
-    """Write the message's status change on the customer's timeline."""
+def _timeline_row(message: Message, status: str, **extra: Any) -> Interaction | None:
     name = extra.pop("name", None) or EVENT_NAMES.get(status)
     if name is None:
-        return
+        return None
     channel = message.kind if message.kind in ChannelKind.values else ChannelKind.OTHER
     summary = message.subject or message.text[:120] or message.kind
-    if message.reason and status in (Message.Status.SUPPRESSED, Message.Status.FAILED):
+    if message.reason and (
+        status in (Message.Status.SUPPRESSED, Message.Status.FAILED) or extra.get("deferred_until")
+    ):
         summary = f"{summary} — {message.reason}"
-    elif message.reason and extra.get("deferred_until"):
-        summary = f"{summary} — {message.reason}"
-    customers.record_interaction(
-        customer=message.customer,
+    return customers.build_interaction(
         type=Interaction.Type.MESSAGE,
         channel=channel,
         direction=Interaction.Direction.OUTBOUND,
@@ -206,6 +271,31 @@ def _note(message: Message, status: str, **extra: Any) -> None:
         },
         agent=message.agent,
     )
+
+
+def _note(message: Message, status: str, **extra: Any) -> None:
+    """Write the message's status change on the customer's timeline (our doing, so the
+    customer's first/last seen stay)."""
+    row = _timeline_row(message, status, **extra)
+    if row is None:
+        return
+    with transaction.atomic(savepoint=False):
+        row.customer = customers.live(message.customer)
+        row.save(force_insert=True)
+        reactors.dispatch(row)
+
+
+def _note_many(messages: Sequence[Message]) -> None:
+    """The "queued" or "suppressed" timeline rows of new messages, in one insert."""
+    rows = []
+    for message in messages:
+        row = _timeline_row(message, message.status)
+        if row is not None:
+            row.customer = message.customer
+            rows.append(row)
+    customers.insert_many(rows, seen=False)
+    for row in rows:
+        reactors.dispatch(row)
 
 
 # --- Delivery ---------------------------------------------------------------------------------

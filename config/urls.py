@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("alerts/confirm/<str:token>/", confirm_alert, name="alert-confirm"),
+    path("", include("channels.urls")),
 ]

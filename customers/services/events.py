@@ -71,22 +71,31 @@ def build_interaction(
     )
 
 
-def record_interaction(*, customer: Customer, **fields: Any) -> tuple[Interaction, bool]:
+def record_interaction(
+    *, customer: Customer, seen: bool = True, **fields: Any
+) -> tuple[Interaction, bool]:
     """Append one touchpoint to the customer's timeline and run the interested reactors.
 
     ``fields`` are those of ``build_interaction``. Idempotent on (source, message_id): a replay
     returns the first row and ``created=False`` and changes nothing. Writes on a tombstone land
-    on its survivor.
+    on its survivor. ``seen=False`` is for what we do rather than what the customer does (a
+    message we send): first/last seen stay, and the caller vouches the customer is live (it
+    holds the row locked or has just read it).
     """
     row = build_interaction(**fields)
     # No savepoint of our own: a failure here (a reactor's, say) aborts the caller's unit.
     with transaction.atomic(savepoint=False):
-        # One UPDATE both moves first/last seen and proves the customer is live; a tombstone
-        # matches nothing, and the write follows it to its survivor.
-        seen = _seen(row.occurred_at)
-        if not Customer.objects.filter(pk=customer.pk, merged_into__isnull=True).update(**seen):
-            customer = live(customer, refresh=True)
-            Customer.objects.filter(pk=customer.pk).update(**seen)
+        if not seen:
+            customer = live(customer)
+        else:
+            # One UPDATE both moves first/last seen and proves the customer is live; a
+            # tombstone matches nothing, and the write follows it to its survivor.
+            moved = _seen(row.occurred_at)
+            if not Customer.objects.filter(pk=customer.pk, merged_into__isnull=True).update(
+                **moved
+            ):
+                customer = live(customer, refresh=True)
+                Customer.objects.filter(pk=customer.pk).update(**moved)
         row.customer = customer
         if not row.message_id:
             row.save(force_insert=True)
@@ -112,10 +121,11 @@ def _seen(occurred_at: datetime) -> dict[str, Any]:
     }
 
 
-def insert_many(rows: Sequence[Interaction]) -> None:
+def insert_many(rows: Sequence[Interaction], *, seen: bool = True) -> None:
     """Insert rows whose customers are set, in one statement, and move first/last seen of
-    their customers in one more (PostgreSQL; per customer elsewhere). Rows that landed on a
-    customer merged meanwhile follow it. Reactors are the caller's to run, in order.
+    their customers in one more (PostgreSQL; per customer elsewhere; not with ``seen=False``,
+    for what we do rather than what they do). Rows that landed on a customer merged
+    meanwhile follow it. Reactors are the caller's to run, in order.
     Raises IntegrityError (nothing inserted) if any (source, message_id) exists already."""
     if not rows:
         return
@@ -125,7 +135,8 @@ def insert_many(rows: Sequence[Interaction]) -> None:
     for row in rows:
         first, last = spans.get(row.customer_id, (row.occurred_at, row.occurred_at))
         spans[row.customer_id] = (min(first, row.occurred_at), max(last, row.occurred_at))
-    _note_seen(spans)
+    if seen:
+        _note_seen(spans)
     merged = dict(
         Customer.objects.filter(pk__in=list(spans), merged_into__isnull=False).values_list(
             "pk", "merged_into_id"

@@ -10,6 +10,10 @@ from config.celery import app
 from config.schedules import DEFAULT_SCHEDULES
 from customers.tasks import HEARTBEAT_KEY, heartbeat
 
+# Real workers consume the one configured broker queue: every test here runs in one xdist
+# process, or a worker of one test process would take another's task (and database).
+pytestmark = pytest.mark.xdist_group("celery-broker")
+
 
 @pytest.fixture
 def celery_worker_on_configured_broker(settings):
