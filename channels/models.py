@@ -5,7 +5,7 @@ models of its own: it writes interactions in ``customers``."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,9 +29,22 @@ def is_secret(name: str) -> bool:
     return any(marker in lowered for marker in SECRET_MARKERS)
 
 
-def masked(values: dict) -> dict:
-    """A copy of channel settings with secret values replaced, for display and logs."""
-    return {k: ("••••••" if is_secret(k) and v else v) for k, v in values.items()}
+SECRET_PLACEHOLDER = "••••••"
+
+
+def masked(value: Any) -> Any:
+    """A copy of channel settings with every secret value (at any depth, so
+    ``headers.Authorization`` too) replaced, for display and logs."""
+    if isinstance(value, dict):
+        return {
+            key: SECRET_PLACEHOLDER
+            if is_secret(str(key)) and item not in ("", None)
+            else masked(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    return value
 
 
 class Channel(models.Model):

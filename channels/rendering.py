@@ -23,8 +23,11 @@ from customers.models import Customer
 
 @cache
 def _engine(*, autoescape: bool) -> Engine:
-    # Message templates may load the customer's-calendar date filter; nothing else.
-    libraries = {"crm_dates": "customers.templatetags.crm_dates"}
+    # Message templates may load translations and the customer's-calendar date filter.
+    libraries = {
+        "i18n": "django.templatetags.i18n",
+        "crm_dates": "customers.templatetags.crm_dates",
+    }
     return Engine(autoescape=autoescape, libraries=libraries)
 
 

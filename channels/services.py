@@ -110,9 +110,7 @@ def send_many(requests: Sequence[Request]) -> list[Message]:
         with transaction.atomic():
             Message.objects.bulk_create(fresh)
             _note_many(fresh)
-            for message in fresh:
-                if message.status == Message.Status.QUEUED:
-                    enqueue(message)
+            enqueue_many([m.pk for m in fresh if m.status == Message.Status.QUEUED])
     except IntegrityError:
         if len(requests) == 1:
             # The same key was sent by a concurrent caller a moment ago: that one stands.
@@ -239,9 +237,21 @@ def _jsonable(context: Mapping[str, Any]) -> dict[str, Any]:
 
 def enqueue(message: Message) -> None:
     """Hand the message to a worker once the current transaction commits."""
-    from channels.tasks import deliver_message
+    enqueue_many([message.pk])
 
-    deliver_message.delay_on_commit(message.pk)
+
+def enqueue_many(ids: Sequence[int]) -> None:
+    """Hand messages to the workers once the current transaction commits: one task for a
+    single message, else one task per DELIVERY_TASK_CHUNK messages — a fan-out of 10,000 is
+    200 tasks, not 10,000, and each message is still delivered in its own transaction."""
+    from channels.tasks import deliver_message, deliver_messages
+
+    if len(ids) == 1:
+        deliver_message.delay_on_commit(ids[0])
+        return
+    size = settings.DELIVERY_TASK_CHUNK
+    for start in range(0, len(ids), size):
+        deliver_messages.delay_on_commit(list(ids[start : start + size]))
 
 
 def _timeline_row(message: Message, status: str, **extra: Any) -> Interaction | None:
@@ -485,10 +495,7 @@ def dispatch_due(*, now: dt.datetime | None = None, limit: int | None = None) ->
             .order_by("not_before", "pk")
             .values_list("pk", flat=True)[:limit]
         )
-        from channels.tasks import deliver_message
-
-        for pk in due:
-            deliver_message.delay_on_commit(pk)
+        enqueue_many(due)
     return len(due)
 
 

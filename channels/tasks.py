@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
+from django.db import OperationalError
 
 from channels import services
 
+logger = logging.getLogger(__name__)
 
-@shared_task(name="channels.deliver_message", ignore_result=True, acks_late=True)
+
+@shared_task(
+    name="channels.deliver_message",
+    ignore_result=True,
+    acks_late=True,
+    # The database was unreachable or locked: nothing was sent (the row stays queued), so
+    # trying again shortly is safe.
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def deliver_message(message_id: int) -> str:
     """Deliver one message; safe to run twice (only a queued row is ever sent)."""
     return services.deliver(message_id)
+
+
+@shared_task(name="channels.deliver_messages", ignore_result=True, acks_late=True)
+def deliver_messages(message_ids: list[int]) -> dict[str, int]:
+    """Deliver a fan-out's chunk, each message on its own (its own lock and transaction); one
+    message's unexpected error does not stop the rest — it stays queued for the sweep."""
+    outcomes: dict[str, int] = {}
+    for message_id in message_ids:
+        try:
+            outcome = services.deliver(message_id)
+        except Exception:
+            logger.exception("channels.deliver_failed message=%s", message_id)
+            outcome = "error"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
 
 
 @shared_task(name="channels.dispatch_due", ignore_result=True, expires=55)

@@ -253,6 +253,8 @@ DELIVERY_MAX_ATTEMPTS = envint("DELIVERY_MAX_ATTEMPTS", 6)
 DELIVERY_RETRY_BASE_SECONDS = envint("DELIVERY_RETRY_BASE_SECONDS", 30)
 # A message "sending" for longer than this was cut off by a crash: it is queued again.
 DELIVERY_SENDING_TIMEOUT_SECONDS = envint("DELIVERY_SENDING_TIMEOUT_SECONDS", 600)
+# A fan-out hands its messages to the workers in tasks of this many.
+DELIVERY_TASK_CHUNK = envint("DELIVERY_TASK_CHUNK", 50)
 # How many due messages one sweep hands to the workers.
 DELIVERY_SWEEP_BATCH = envint("DELIVERY_SWEEP_BATCH", 500)
 

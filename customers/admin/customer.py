@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from customers import selectors, services
+from customers.admin import panels
 from customers.admin.base import (
     ViewerTimeZoneMixin,
     admin_link,
@@ -243,6 +244,8 @@ class CustomerAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
             "viewer_time_zone": timezone.get_current_timezone_name(),
             "log_form": self._log_form(request, customer) if can_log else None,
             "log_url": reverse("admin:customers_customer_log", args=[customer.pk]),
+            # Sections other apps register (customers imports none of them).
+            "customer_panels": panels.panels_for(request, customer),
         }
 
     def _identities_context(self, customer: Customer) -> dict[str, Any]:

@@ -384,3 +384,25 @@ def test_a_worker_killed_after_the_provider_call_sends_again_on_recovery(
     email_channel.save()
     assert services.deliver(message.pk, now=later) == "sent"
     assert journal.read_text().splitlines() == [f"sent {message.pk}", f"sent {message.pk}"]
+
+
+@pytest.mark.django_db
+def test_templates_may_translate_and_write_dates_in_the_customers_calendar(email_channel):
+    Template.objects.create(
+        key="dated",
+        kind="email",
+        locale="fa",
+        subject="{% load i18n %}{% translate 'Email' %}",
+        text="{% load crm_dates %}{{ when|local_date:customer }}",
+    )
+    customer = person()
+    message = services.send(
+        customer,
+        purpose="marketing",
+        idempotency_key="dated",
+        channels=["email"],
+        template="dated",
+        context={"when": dt.datetime(2026, 11, 22, 10, 30, tzinfo=dt.UTC)},
+    )
+    assert message.subject == "ایمیل"
+    assert "آذر ۱۴۰۵" in message.text

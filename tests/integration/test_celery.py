@@ -69,9 +69,9 @@ def test_a_queued_message_is_delivered_by_a_real_worker_and_shows_on_the_timelin
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         message.refresh_from_db()
-        if message.status != Message.Status.QUEUED and message.status != "sending":
+        if message.status not in (Message.Status.QUEUED, Message.Status.SENDING):
             break
-        time.sleep(0.1)
+        time.sleep(0.25)
     assert message.status == Message.Status.SENT
     assert [m.to for m in locmem.outbox] == ["worker@example.org"]
     names = Interaction.objects.filter(customer=customer, type="message").values_list(
