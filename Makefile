@@ -29,6 +29,7 @@ run: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py setup_schedules
 	$(BIN)/python manage.py seed_demo --once
+	$(BIN)/python manage.py demo_channels
 	@$(BIN)/python manage.py describe_setup --logins
 	$(BIN)/honcho start
 

@@ -406,3 +406,15 @@ def test_templates_may_translate_and_write_dates_in_the_customers_calendar(email
     )
     assert message.subject == "ایمیل"
     assert "آذر ۱۴۰۵" in message.text
+
+
+@pytest.mark.django_db
+def test_demo_channels_are_made_once_and_never_over_real_ones():
+    from django.core.management import call_command
+
+    call_command("demo_channels")
+    call_command("demo_channels")
+    assert sorted(Channel.objects.values_list("kind", flat=True)) == ["email", "sms"]
+    assert set(Channel.objects.values_list("backend", flat=True)) == {
+        "channels.backends.console.ConsoleBackend"
+    }
