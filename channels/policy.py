@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from channels import windows
 from channels.models import FrequencyCap, Message
-from customers.consents import may_contact
+from customers.consents import ConsentBook
 
 SEND, SUPPRESS, DEFER = "send", "suppress", "defer"
 
@@ -50,19 +49,68 @@ def register(rule: Rule) -> None:
         _extra_rules.append(rule)
 
 
-def check(message: Message, now: dt.datetime) -> Decision:
-    """The first rule that holds the message, or GO."""
-    rules: list[Rule] = [_address, _consent, *_extra_rules]
-    if message.purpose == Message.Purpose.MARKETING:
-        rules += [_arbitration, _frequency_caps, _send_window]
-    for rule in rules:
-        decision = rule(message, now)
+class Ledger:
+    """What the rules read, read once for a batch of messages: the customers' consents and
+    their marketing messages that went out recently (for arbitration and the caps). A message
+    the batch decides to send is added, so the next message of the same customer sees it."""
+
+    def __init__(self, messages: Sequence[Message], now: dt.datetime) -> None:
+        self.consents = ConsentBook({m.customer_id for m in messages})
+        self.caps = active_caps()
+        self._recent: dict[int, list[tuple[dt.datetime, str, int]]] = {}
+        marketing = {m.customer_id for m in messages if m.purpose == Message.Purpose.MARKETING}
+        if not marketing:
+            return
+        # Back far enough for the longest cap, the arbitration window and a local day.
+        horizon = max(
+            [cap.period for cap in self.caps]
+            + [dt.timedelta(hours=settings.DELIVERY_ARBITRATION_HOURS), dt.timedelta(days=2)]
+        )
+        for customer_id, sending_at, intent, pk in Message.objects.filter(
+            customer_id__in=marketing,
+            purpose=Message.Purpose.MARKETING,
+            status__in=Message.OUT,
+            sending_at__gte=now - horizon,
+        ).values_list("customer_id", "sending_at", "intent", "pk"):
+            self._recent.setdefault(customer_id, []).append((sending_at, intent, pk))
+
+    def recent(self, message: Message, since: dt.datetime) -> list[tuple[dt.datetime, str]]:
+        """The customer's other marketing messages out since then, newest first."""
+        rows = [
+            (at, intent)
+            for at, intent, pk in self._recent.get(message.customer_id, [])
+            if at >= since and pk != message.pk
+        ]
+        return sorted(rows, reverse=True)
+
+    def going_out(self, message: Message, at: dt.datetime) -> None:
+        if message.purpose == Message.Purpose.MARKETING:
+            self._recent.setdefault(message.customer_id, []).append(
+                (at, message.intent, message.pk)
+            )
+
+
+def check(message: Message, now: dt.datetime, ledger: Ledger | None = None) -> Decision:
+    """The first rule that holds the message, or GO. ``ledger`` serves a batch; alone, a
+    message reads its own (two queries)."""
+    ledger = ledger or Ledger([message], now)
+    for rule in (_address, _consent):
+        decision = rule(message, now, ledger)
         if decision is not None:
             return decision
+    for extra in _extra_rules:
+        decision = extra(message, now)
+        if decision is not None:
+            return decision
+    if message.purpose == Message.Purpose.MARKETING:
+        for rule in (_arbitration, _frequency_caps, _send_window):
+            decision = rule(message, now, ledger)
+            if decision is not None:
+                return decision
     return GO
 
 
-def _address(message: Message, now: dt.datetime) -> Decision | None:
+def _address(message: Message, now: dt.datetime, ledger: Ledger) -> Decision | None:
     if message.channel is None or not message.channel.active:
         return Decision(SUPPRESS, "channel", _("The channel is switched off."))
     address = message.address
@@ -71,66 +119,47 @@ def _address(message: Message, now: dt.datetime) -> Decision | None:
     return None
 
 
-def _consent(message: Message, now: dt.datetime) -> Decision | None:
+def _consent(message: Message, now: dt.datetime, ledger: Ledger) -> Decision | None:
     assert message.address is not None
-    reason = may_contact(message.customer, message.address, message.purpose)
+    reason = ledger.consents.why_not(message.address, message.purpose)
     return Decision(SUPPRESS, "consent", reason) if reason else None
 
 
-def _recent(message: Message, since: dt.datetime) -> QuerySet[Message]:
-    """The customer's other marketing messages that went (or are going) out since then."""
-    return Message.objects.filter(
-        customer_id=message.customer_id,
-        purpose=Message.Purpose.MARKETING,
-        status__in=Message.OUT,
-        sending_at__gte=since,
-    ).exclude(pk=message.pk)
-
-
-def _arbitration(message: Message, now: dt.datetime) -> Decision | None:
-    window = dt.timedelta(hours=settings.DELIVERY_ARBITRATION_HOURS)
+def _arbitration(message: Message, now: dt.datetime, ledger: Ledger) -> Decision | None:
     if message.intent == CAMPAIGN:
         zone = windows.customer_zone(message.customer.time_zone)
         local_midnight = dt.datetime.combine(now.astimezone(zone).date(), dt.time(), zone)
-        reminder = _recent(message, local_midnight).exclude(intent=CAMPAIGN).exclude(intent="")
-        if reminder.exists():
+        if any(
+            intent not in (CAMPAIGN, "") for _, intent in ledger.recent(message, local_midnight)
+        ):
             return Decision(SUPPRESS, "arbitration", _("A reminder went out today."))
         return None
     if not message.intent:
         return None
     rank = REMINDER_RANK.get(message.intent)
-    stronger = Q(intent=message.intent)
+    stronger = {message.intent}
     if rank is not None:
-        stronger |= Q(intent__in=[i for i, r in REMINDER_RANK.items() if r >= rank])
-    earlier = _recent(message, now - window).filter(stronger).order_by("-sending_at").first()
-    if earlier is None:
+        stronger |= {i for i, r in REMINDER_RANK.items() if r >= rank}
+    window = dt.timedelta(hours=settings.DELIVERY_ARBITRATION_HOURS)
+    earlier = [intent for _, intent in ledger.recent(message, now - window) if intent in stronger]
+    if not earlier:
         return None
     return Decision(
         SUPPRESS,
         "arbitration",
-        _("A %(intent)s reminder already went out.") % {"intent": earlier.intent},
+        _("A %(intent)s reminder already went out.") % {"intent": earlier[0]},
     )
 
 
-def _frequency_caps(message: Message, now: dt.datetime) -> Decision | None:
-    caps = active_caps()
-    if not caps:
-        return None
-    # One read covers every cap: the send times within the longest period, newest first.
-    longest = max(cap.period for cap in caps)
-    recent = list(
-        _recent(message, now - longest)
-        .order_by("-sending_at")
-        .values_list("sending_at", flat=True)[: max(cap.limit for cap in caps)]
-    )
-    for cap in caps:
-        within = [at for at in recent if at >= now - cap.period]
+def _frequency_caps(message: Message, now: dt.datetime, ledger: Ledger) -> Decision | None:
+    for cap in ledger.caps:
+        within = [at for at, _ in ledger.recent(message, now - cap.period)]
         if len(within) < cap.limit:
             continue
         reason = _("Frequency cap reached: %(cap)s.") % {"cap": cap.name}
         if cap.action == FrequencyCap.Action.SKIP:
             return Decision(SUPPRESS, "frequency_cap", reason)
-        # Deferred until the oldest counted message leaves the period.
+        # Deferred until the message that filled the cap leaves the period.
         return Decision(DEFER, "frequency_cap", reason, within[cap.limit - 1] + cap.period)
     return None
 
@@ -167,7 +196,7 @@ def send_window(message: Message) -> tuple[dt.time, dt.time] | None:
     return start, end
 
 
-def _send_window(message: Message, now: dt.datetime) -> Decision | None:
+def _send_window(message: Message, now: dt.datetime, ledger: Ledger) -> Decision | None:
     zone = windows.customer_zone(message.customer.time_zone)
     rest_days: frozenset[int] = frozenset()
     holidays: frozenset[dt.date] = frozenset()

@@ -28,6 +28,7 @@ from channels.backends.base import Outgoing, PermanentError, TransientError
 from channels.models import Channel, Message
 from customers import reactors
 from customers import services as customers
+from customers.bulk import update_rows
 from customers.consents import ADDRESS_KIND, ConsentBook
 from customers.errors import DomainError
 from customers.models import ChannelKind, Customer, Identity, Interaction
@@ -297,15 +298,7 @@ def _note(message: Message, status: str, **extra: Any) -> None:
 
 def _note_many(messages: Sequence[Message]) -> None:
     """The "queued" or "suppressed" timeline rows of new messages, in one insert."""
-    rows = []
-    for message in messages:
-        row = _timeline_row(message, message.status)
-        if row is not None:
-            row.customer = message.customer
-            rows.append(row)
-    customers.insert_many(rows, seen=False)
-    for row in rows:
-        reactors.dispatch(row)
+    _write_timeline([(m, m.status, {}) for m in messages])
 
 
 # --- Delivery ---------------------------------------------------------------------------------
@@ -314,85 +307,154 @@ def _note_many(messages: Sequence[Message]) -> None:
 def deliver(message_id: int, *, now: dt.datetime | None = None) -> str:
     """Deliver one queued message if it is due and the rules allow it. Returns what happened
     ("sent", "suppressed", "deferred", "retry", "failed", "bounced", or "skipped" when the row
-    is not queued — a duplicate task, or one that lost the race)."""
+    is not queued, not due, or being delivered by another worker right now)."""
+    return deliver_many([message_id], now=now).get(message_id, "skipped")
+
+
+def deliver_many(message_ids: Sequence[int], *, now: dt.datetime | None = None) -> dict[int, str]:
+    """Deliver a batch of messages, each as ``deliver`` would, with a fixed number of queries
+    for the lot: lock the queued, due ones (skipping rows another worker holds), decide each
+    with one ``policy.Ledger``, mark the sendable ``sending`` and commit; call the backends
+    outside any transaction; then write the outcomes and their timeline rows together.
+    Returns what happened to each message it touched."""
     now = now or timezone.now()
+    outcomes: dict[int, str] = {}
     with transaction.atomic():
-        # The customer's row is locked too: one customer's messages are decided one at a time,
-        # so two workers cannot both pass a frequency cap or arbitration with the last slot.
-        message = (
-            Message.objects.select_for_update(of=("self", "customer"))
+        # The customers' rows are locked too: one customer's messages are decided by one worker
+        # at a time, so two cannot both pass a frequency cap or arbitration with the last slot.
+        # SKIP LOCKED: a row another worker holds is that worker's to deliver.
+        batch = [
+            m
+            for m in Message.objects.select_for_update(of=("self", "customer"), skip_locked=True)
             .select_related("channel", "customer", "address")
-            .filter(pk=message_id)
-            .first()
-        )
-        if message is None or message.status != Message.Status.QUEUED:
-            return "skipped"
-        if message.not_before is not None and message.not_before > now:
-            return "skipped"  # deferred: the sweep hands it over when due
-        decision = policy.check(message, now)
-        if decision.action == policy.SUPPRESS:
-            _finish(
-                message, Message.Status.SUPPRESSED, now, reason=decision.reason, rule=decision.rule
-            )
-            return "suppressed"
-        if decision.action == policy.DEFER:
-            first_time = message.not_before is None or message.rule != decision.rule
-            message.not_before, message.rule = decision.until, decision.rule
-            message.reason, message.updated_at = decision.reason[:300], now
-            message.save(update_fields=["not_before", "rule", "reason", "updated_at"])
-            if first_time:
-                _note(
-                    message,
-                    "deferred",
-                    name="Message Deferred",
-                    deferred_until=decision.until.isoformat() if decision.until else None,
+            .filter(pk__in=list(message_ids), status=Message.Status.QUEUED)
+            .order_by("customer_id", "pk")
+            if m.not_before is None or m.not_before <= now
+        ]
+        if not batch:
+            return outcomes
+        ledger = policy.Ledger(batch, now)
+        held, deferred, sending, notes = [], [], [], []
+        for message in batch:
+            decision = policy.check(message, now, ledger)
+            if decision.action == policy.SUPPRESS:
+                _set_final(message, Message.Status.SUPPRESSED, now, decision.reason, decision.rule)
+                held.append(message)
+                notes.append((message, message.status, {}))
+                outcomes[message.pk] = "suppressed"
+            elif decision.action == policy.DEFER:
+                if message.not_before is None or message.rule != decision.rule:
+                    until = decision.until.isoformat() if decision.until else None
+                    notes.append(
+                        (message, "deferred", {"name": "Message Deferred", "deferred_until": until})
+                    )
+                message.not_before, message.rule = decision.until, decision.rule
+                message.reason, message.updated_at = decision.reason[:300], now
+                deferred.append(message)
+                outcomes[message.pk] = "deferred"
+            elif _over_rate_limit(message.channel, now):
+                message.not_before = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+                deferred.append(message)
+                outcomes[message.pk] = "deferred"
+            else:
+                message.status, message.sending_at, message.updated_at = (
+                    Message.Status.SENDING,
+                    now,
+                    now,
                 )
-            return "deferred"
-        if _over_rate_limit(message.channel, now):
-            message.not_before = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
-            message.save(update_fields=["not_before"])
-            return "deferred"
-        message.status, message.sending_at, message.updated_at = Message.Status.SENDING, now, now
-        message.attempts += 1
-        message.not_before, message.rule, message.reason = None, "", ""
-        message.save(
-            update_fields=[
-                "status",
-                "sending_at",
-                "updated_at",
-                "attempts",
-                "not_before",
-                "rule",
-                "reason",
-            ]
+                message.attempts += 1
+                message.not_before, message.rule, message.reason = None, "", ""
+                ledger.going_out(message, now)
+                sending.append(message)
+        update_rows(held, FINAL_FIELDS)
+        update_rows(deferred, ["not_before", "rule", "reason", "updated_at"])
+        update_rows(
+            sending,
+            ["status", "sending_at", "updated_at", "attempts", "not_before", "rule", "reason"],
         )
-    return _hand_over(message)
+        _write_timeline(notes)
+    if sending:
+        outcomes.update(_hand_over(sending))
+    return outcomes
 
 
-def _hand_over(message: Message) -> str:
-    """Call the backend (outside any transaction: a slow provider holds no lock) and record
-    what it said."""
-    assert message.channel is not None
-    try:
-        provider_id = message.channel.get_backend().send(outgoing(message))
-    except TransientError as error:
-        return _retry_or_fail(message, str(error))
-    except PermanentError as error:
-        status = Message.Status.BOUNCED if error.bounced else Message.Status.FAILED
-        with transaction.atomic():
+FINAL_FIELDS = [
+    "status",
+    "updated_at",
+    "reason",
+    "rule",
+    "provider_id",
+    "sent_at",
+    "delivered_at",
+    "failed_at",
+]
+
+
+def _hand_over(messages: Sequence[Message]) -> dict[int, str]:
+    """Call the backends (outside any transaction: a slow provider holds no lock), then record
+    what they said, the successes and permanent failures together."""
+    backends: dict[int, Any] = {}
+    done: list[Message] = []
+    bounced: list[int] = []
+    retry: list[tuple[Message, str]] = []
+    outcomes: dict[int, str] = {}
+    for message in messages:
+        assert message.channel is not None
+        if message.channel.pk not in backends:
+            backends[message.channel.pk] = message.channel.get_backend()
+        try:
+            provider_id = backends[message.channel.pk].send(outgoing(message))
+        except TransientError as error:
+            retry.append((message, str(error)))
+            continue
+        except PermanentError as error:
+            status = Message.Status.BOUNCED if error.bounced else Message.Status.FAILED
             if error.bounced and message.address_id:
-                Identity.objects.filter(pk=message.address_id).update(bounced_at=timezone.now())
-            _finish(message, status, timezone.now(), reason=str(error))
-        return status
-    except Exception as error:
-        # A bug or an unexpected provider answer: retried like a transient error (bounded),
-        # with the traceback in the log.
-        logger.exception("channels.backend_crashed message=%s", message.pk)
-        return _retry_or_fail(message, f"{type(error).__name__}: {error}")
-    with transaction.atomic():
-        message.provider_id = (provider_id or "")[:200]
-        _finish(message, Message.Status.SENT, timezone.now())
-    return "sent"
+                bounced.append(message.address_id)
+            _set_final(message, status, timezone.now(), str(error))
+        except Exception as error:
+            # A bug or an unexpected provider answer: retried like a transient error (bounded),
+            # with the traceback in the log.
+            logger.exception("channels.backend_crashed message=%s", message.pk)
+            retry.append((message, f"{type(error).__name__}: {error}"))
+            continue
+        else:
+            message.provider_id = (provider_id or "")[:200]
+            _set_final(message, Message.Status.SENT, timezone.now())
+        done.append(message)
+        outcomes[message.pk] = "sent" if message.status == Message.Status.SENT else message.status
+    if done:
+        with transaction.atomic():
+            if bounced:
+                Identity.objects.filter(pk__in=bounced).update(bounced_at=timezone.now())
+            update_rows(done, FINAL_FIELDS)
+            _write_timeline([(m, m.status, {}) for m in done])
+    for message, reason in retry:
+        outcomes[message.pk] = _retry_or_fail(message, reason)
+    return outcomes
+
+
+def _set_final(
+    message: Message, status: str, at: dt.datetime, reason: str = "", rule: str = ""
+) -> None:
+    """Put the message in a final status, unsaved (the caller writes FINAL_FIELDS)."""
+    message.status, message.updated_at = status, at
+    message.reason, message.rule = reason[:300], rule
+    if status in TIMESTAMP_OF:
+        setattr(message, TIMESTAMP_OF[status], at)
+
+
+def _write_timeline(entries: Sequence[tuple[Message, str, dict[str, Any]]]) -> None:
+    """Timeline rows for status changes, in one insert (our doing: first/last seen stay)."""
+    rows = []
+    for message, status, extra in entries:
+        row = _timeline_row(message, status, **extra)
+        if row is not None:
+            row.customer = message.customer
+            rows.append(row)
+    customers.insert_many(rows, seen=False)
+    for row in rows:
+        reactors.dispatch(row)
 
 
 def _retry_or_fail(message: Message, reason: str) -> str:
@@ -433,13 +495,8 @@ def _finish(
 ) -> None:
     """Move the message to a final status (inside the caller's transaction) and say so on the
     timeline."""
-    message.status, message.updated_at = status, at
-    message.reason, message.rule = reason[:300], rule
-    fields = ["status", "updated_at", "reason", "rule", "provider_id"]
-    if status in TIMESTAMP_OF:
-        setattr(message, TIMESTAMP_OF[status], at)
-        fields.append(TIMESTAMP_OF[status])
-    message.save(update_fields=fields)
+    _set_final(message, status, at, reason, rule)
+    message.save(update_fields=FINAL_FIELDS)
     _note(message, status)
 
 

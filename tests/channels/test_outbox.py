@@ -418,3 +418,29 @@ def test_demo_channels_are_made_once_and_never_over_real_ones():
     assert set(Channel.objects.values_list("backend", flat=True)) == {
         "channels.backends.console.ConsoleBackend"
     }
+
+
+@pytest.mark.django_db
+def test_a_batch_is_decided_message_by_message_with_a_fixed_number_of_queries(
+    email_channel, django_assert_max_num_queries
+):
+    """deliver_many: the second and third marketing message of one customer in the same batch
+    see the first (the daily cap), an unconsented one is held, the rest go — in a few queries
+    whatever the batch size."""
+    busy = person()
+    batch = [marketing(busy, f"busy-{n}") for n in range(3)]
+    opted_out = person()
+    held = marketing(opted_out, "held")
+    set_consent(opted_out, channel="email", purpose="marketing", status="withdrawn")
+    others = [marketing(person(), f"other-{n}") for n in range(20)]
+    ids = [m.pk for m in [*batch, held, *others]]
+    with time_machine.travel(NOON, tick=False), django_assert_max_num_queries(16):
+        outcomes = services.deliver_many(ids)
+    assert [outcomes[m.pk] for m in batch] == ["sent", "sent", "suppressed"]
+    assert outcomes[held.pk] == "suppressed"
+    assert all(outcomes[m.pk] == "sent" for m in others)
+    assert len(locmem.outbox) == 22
+    assert Message.objects.get(pk=batch[2].pk).rule == "frequency_cap"
+    assert Message.objects.get(pk=held.pk).rule == "consent"
+    sent_rows = Interaction.objects.filter(name="Message Sent").count()
+    assert sent_rows == 22
