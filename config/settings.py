@@ -177,10 +177,16 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # --- Celery ---------------------------------------------------------------------------------
-BROKER_DIR = VAR_DIR / "broker"
+# pytest-xdist runs several test processes at once: each gets its own broker folder and queue,
+# so a real worker started by one test process never takes another's task (and database).
+TEST_PROCESS = os.environ.get("PYTEST_XDIST_WORKER", "")
+BROKER_DIR = VAR_DIR / "broker" / TEST_PROCESS if TEST_PROCESS else VAR_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Kombu's filesystem transport, with each message file written whole before a worker can
+    # see it (config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
@@ -191,7 +197,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_IGNORE_RESULT = True
 # One queue unless an operator splits work (docs/operations.md); the benchmarks use their own.
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get(
+    "CELERY_TASK_DEFAULT_QUEUE", f"celery-{TEST_PROCESS}" if TEST_PROCESS else "celery"
+)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)

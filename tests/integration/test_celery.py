@@ -17,9 +17,13 @@ pytestmark = pytest.mark.xdist_group("celery-broker")
 
 @pytest.fixture
 def celery_worker_on_configured_broker(settings):
-    """A real worker thread on the configured broker (filesystem:// or Redis in CI)."""
+    """A real worker thread on the configured broker (filesystem:// or Redis in CI). The queue
+    is emptied before and after, so no task of another test (a retry waiting for its time)
+    reaches this test's worker and database."""
+    app.control.purge()
     with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
         yield
+    app.control.purge()
 
 
 @pytest.mark.django_db
