@@ -57,7 +57,7 @@ class Ledger:
     def __init__(self, messages: Sequence[Message], now: dt.datetime) -> None:
         self.consents = ConsentBook({m.customer_id for m in messages})
         self.caps = active_caps()
-        self._recent: dict[int, list[tuple[dt.datetime, str, int]]] = {}
+        self._recent: dict[int, list[tuple[dt.datetime, str, int, str]]] = {}
         marketing = {m.customer_id for m in messages if m.purpose == Message.Purpose.MARKETING}
         if not marketing:
             return
@@ -66,28 +66,39 @@ class Ledger:
             [cap.period for cap in self.caps]
             + [dt.timedelta(hours=settings.DELIVERY_ARBITRATION_HOURS), dt.timedelta(days=2)]
         )
-        for customer_id, sending_at, intent, pk in Message.objects.filter(
+        for customer_id, sending_at, intent, pk, key in Message.objects.filter(
             customer_id__in=marketing,
             purpose=Message.Purpose.MARKETING,
             status__in=Message.OUT,
             sending_at__gte=now - horizon,
-        ).values_list("customer_id", "sending_at", "intent", "pk"):
-            self._recent.setdefault(customer_id, []).append((sending_at, intent, pk))
+        ).values_list("customer_id", "sending_at", "intent", "pk", "idempotency_key"):
+            self._recent.setdefault(customer_id, []).append((sending_at, intent, pk, key))
 
-    def recent(self, message: Message, since: dt.datetime) -> list[tuple[dt.datetime, str]]:
-        """The customer's other marketing messages out since then, newest first."""
+    def recent(
+        self, message: Message, since: dt.datetime, *, other_flows: bool = False
+    ) -> list[tuple[dt.datetime, str]]:
+        """The customer's other marketing messages out since then, newest first;
+        ``other_flows``: leaving out the earlier steps of this message's own journey
+        enrollment (its second reminder is not a rival of its first)."""
+        flow = _flow(message.idempotency_key) if other_flows else None
         rows = [
             (at, intent)
-            for at, intent, pk in self._recent.get(message.customer_id, [])
-            if at >= since and pk != message.pk
+            for at, intent, pk, key in self._recent.get(message.customer_id, [])
+            if at >= since and pk != message.pk and (flow is None or _flow(key) != flow)
         ]
         return sorted(rows, reverse=True)
 
     def going_out(self, message: Message, at: dt.datetime) -> None:
         if message.purpose == Message.Purpose.MARKETING:
             self._recent.setdefault(message.customer_id, []).append(
-                (at, message.intent, message.pk)
+                (at, message.intent, message.pk, message.idempotency_key)
             )
+
+
+def _flow(idempotency_key: str) -> str | None:
+    """The enrollment a journey message belongs to ("journey:<enrollment>:<step>"), if any."""
+    parts = idempotency_key.split(":")
+    return ":".join(parts[:2]) if len(parts) == 3 and parts[0] == "journey" else None
 
 
 def check(message: Message, now: dt.datetime, ledger: Ledger | None = None) -> Decision:
@@ -141,7 +152,11 @@ def _arbitration(message: Message, now: dt.datetime, ledger: Ledger) -> Decision
     if rank is not None:
         stronger |= {i for i, r in REMINDER_RANK.items() if r >= rank}
     window = dt.timedelta(hours=settings.DELIVERY_ARBITRATION_HOURS)
-    earlier = [intent for _, intent in ledger.recent(message, now - window) if intent in stronger]
+    earlier = [
+        intent
+        for _, intent in ledger.recent(message, now - window, other_flows=True)
+        if intent in stronger
+    ]
     if not earlier:
         return None
     return Decision(

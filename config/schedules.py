@@ -40,4 +40,18 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         "(at-least-once delivery on a crash).",
         "expires_seconds": 290,
     },
+    {
+        "name": "Advance journeys",
+        "task": "journeys.advance_due",
+        "every_seconds": 60,
+        "description": "Moves due journey enrollments one step on (reminders, follow-ups).",
+        "expires_seconds": 55,
+    },
+    {
+        "name": "Back-in-stock alerts",
+        "task": "journeys.notify_restocks",
+        "every_seconds": 60,
+        "description": "Notifies the next batch of alerts of each product back in stock.",
+        "expires_seconds": 55,
+    },
 ]

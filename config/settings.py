@@ -266,6 +266,9 @@ DELIVERY_TASK_CHUNK = envint("DELIVERY_TASK_CHUNK", 50)
 # How many due messages one sweep hands to the workers.
 DELIVERY_SWEEP_BATCH = envint("DELIVERY_SWEEP_BATCH", 500)
 
+# Back in stock: how many alerts one batch notifies per unit in stock (1.5: some will not buy).
+BACK_IN_STOCK_BATCH_MULTIPLIER = float(os.environ.get("BACK_IN_STOCK_BATCH_MULTIPLIER", "1.5"))
+
 # --- Identity resolution --------------------------------------------------------------------
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "IR").upper()
 # Values that storefront forms and SDKs send when they have nothing real. They never identify

@@ -15,4 +15,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("alerts/confirm/<str:token>/", confirm_alert, name="alert-confirm"),
     path("", include("channels.urls")),
+    path("", include("journeys.urls")),
 ]

@@ -28,6 +28,9 @@ def isolated_cache(settings):
 
     cache.clear()
     policy.forget_caps()  # caps are cached per process; each test starts from its own rows
+    from journeys import engine
+
+    engine.forget()
 
 
 @pytest.fixture
