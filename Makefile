@@ -56,11 +56,13 @@ bench: install
 	$(BIN)/python bench/timeline.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/delivery.py
+	$(BIN)/python bench/sweep.py
 
 bench-check: install
 	$(BIN)/python bench/timeline.py --quick --check
 	$(BIN)/python bench/ingest.py --quick --check
 	$(BIN)/python bench/delivery.py --quick --check
+	$(BIN)/python bench/sweep.py --quick --check
 
 clean:
 	rm -rf $(VENV) .tools var

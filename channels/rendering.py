@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.template import Context, Engine, TemplateSyntaxError
+from django.template.base import Template as DjangoTemplate
 from django.utils import translation
 
 from channels import links
@@ -37,6 +38,13 @@ class Rendered:
     text: str = ""
     html: str = ""
     links: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str, autoescape: bool) -> DjangoTemplate:
+    """A template compiled once per process (a fan-out renders one source thousands of times;
+    an edited template is a new source)."""
+    return _engine(autoescape=autoescape).from_string(source)
 
 
 def syntax_error(source: str) -> str | None:
@@ -75,14 +83,13 @@ def render(
     """Render the three parts in the customer's language; the HTML's links are remembered so
     the click redirect only goes where the message pointed."""
     with translation.override(language_of(customer)):
-        plain = _engine(autoescape=False)
         ctx = Context(dict(context), autoescape=False)
         result = Rendered(
-            subject=" ".join(plain.from_string(subject).render(ctx).split())[:300],
-            text=plain.from_string(text).render(ctx).strip(),
+            subject=" ".join(_compiled(subject, False).render(ctx).split())[:300],
+            text=_compiled(text, False).render(ctx).strip(),
         )
         if html:
-            result.html = _engine(autoescape=True).from_string(html).render(Context(dict(context)))
+            result.html = _compiled(html, True).render(Context(dict(context)))
             result.links = links.extract_links(result.html)
     return result
 

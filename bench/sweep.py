@@ -1,0 +1,264 @@
+"""Journey sweep benchmark: reminders/s through the abandoned-cart sweep, against raw SKIP LOCKED.
+
+    python bench/sweep.py                  # 1,000,000 carts, 100,000 due
+    python bench/sweep.py --quick          # 100,000 carts, 10,000 due
+    python bench/sweep.py --quick --check  # CI: exit 1 on errors or a gross regression
+
+Needs PostgreSQL (suffix ``sweep_bench``; dropped and made anew); Redis as broker when it answers
+on 127.0.0.1:6379. Seeds with COPY: customers with an email and marketing consent, one live cart
+each with a line, and an abandoned-cart enrollment each, a tenth of them due. Then, in one run:
+
+1. raw claim rate: the due rows claimed in batches of 500 by ``SELECT … FOR UPDATE SKIP LOCKED``
+   and an UPDATE, in SQL alone (rolled back);
+2. reminders/s: two sweep tasks started at once on a Celery worker with 2 processes (as two beat
+   ticks would), each advancing batches of 500 — condition re-check, message creation with
+   ``send_many`` — while the same worker delivers the messages (locmem backend, 50 per task),
+   from the start to the last reminder ``sent``.
+
+Prints both rates and their ratio (goals: ≥ 2,000 reminders/s and ratio ≥ 0.05), and the
+EXPLAIN of the due query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import bench_database_url, recreate_database  # noqa: E402
+from bench.delivery import redis_answers, wait_until  # noqa: E402
+
+SIZES = {"full": 1_000_000, "quick": 100_000}
+DUE_SHARE = 10
+GOAL_RATE, GOAL_RATIO = 2_000, 0.05
+CHECK_RATIO = 0.002
+
+
+def copy_rows(cursor, table: str, columns: str, rows) -> None:  # type: ignore[no-untyped-def]
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def seed(count: int) -> int:
+    """COPY the world; returns the number of due enrollments."""
+    import datetime as dt
+    import json
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from journeys.models import Journey
+
+    now = timezone.now()
+    journey = Journey.objects.get(key="abandoned_cart")
+    due = count // DUE_SHARE
+    with connection.cursor() as cursor:
+        raw = cursor.connection.cursor()
+        raw.execute("SELECT nextval('customers_customer_id_seq')")
+        first = raw.fetchone()[0] + 1
+        raw.execute(f"SELECT setval('customers_customer_id_seq', {first + count})")
+        ids = range(first, first + count)
+        copy_rows(
+            raw,
+            "customers_customer",
+            "id, public_id, first_name, last_name, locale, time_zone, stage, traits, search_text,"
+            " first_seen_at, last_seen_at, order_count, total_spent, created_at, updated_at",
+            (
+                (i, uuid.uuid4(), "Bench", "", "", "", "consideration", "{}", "", now, now, 0, 0,
+                 now, now)
+                for i in ids
+            ),
+        )  # fmt: skip
+        copy_rows(
+            raw,
+            "customers_identity",
+            "customer_id, kind, value, verified, created_at",
+            ((i, "email", f"b{i}@example.org", False, now) for i in ids),
+        )
+        raw.execute("SELECT id FROM customers_identity WHERE kind = 'email' ORDER BY customer_id")
+        identity_ids = [r[0] for r in raw.fetchall()]
+        copy_rows(
+            raw,
+            "customers_consent",
+            "customer_id, identity_id, purpose, status, wording, proof, created_at, updated_at",
+            ((i, ident, "marketing", "granted", "", "{}", now, now)
+             for i, ident in zip(ids, identity_ids, strict=True)),
+        )  # fmt: skip
+        changed = now - dt.timedelta(hours=2)
+        copy_rows(
+            raw,
+            "commerce_cart",
+            "customer_id, status, currency, created_at, changed_at",
+            ((i, "active", "IRR", changed, changed) for i in ids),
+        )
+        raw.execute("SELECT id, customer_id FROM commerce_cart ORDER BY customer_id")
+        carts = raw.fetchall()
+        copy_rows(
+            raw,
+            "commerce_cartline",
+            "cart_id, sku, name, price, quantity, channel, added_at",
+            ((cart, "SKU-1", "Blue scarf", 120000, 1, "app", changed) for cart, _ in carts),
+        )
+        copy_rows(
+            raw,
+            "journeys_enrollment",
+            "journey_id, customer_id, context_key, context, status, reason, step, next_run_at,"
+            " entered_at, updated_at, messages_sent",
+            (
+                (journey.pk, customer, f"cart:{cart}", json.dumps({"cart_id": cart}), "active",
+                 "", 0, now - dt.timedelta(minutes=1) if n < due else now + dt.timedelta(hours=5),
+                 changed, changed, 0)
+                for n, (cart, customer) in enumerate(carts)
+            ),
+        )  # fmt: skip
+        raw.execute("ANALYZE")
+    return due
+
+
+def raw_claim_rate(due: int) -> float:
+    """Rows/s claiming the due enrollments 500 at a time with SKIP LOCKED, in SQL alone."""
+    from django.db import connection, transaction
+
+    claimed = 0
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "WITH due AS (SELECT id FROM journeys_enrollment WHERE status = 'active'"
+                " AND next_run_at <= now() ORDER BY next_run_at LIMIT 500"
+                " FOR UPDATE SKIP LOCKED)"
+                " UPDATE journeys_enrollment e SET next_run_at = NULL FROM due WHERE e.id = due.id"
+            )
+            if not cursor.rowcount:
+                break
+            claimed += cursor.rowcount
+        seconds = time.perf_counter() - started
+        transaction.set_rollback(True)
+    assert claimed == due, (claimed, due)
+    return claimed / seconds
+
+
+def explain_due() -> str:
+    from django.utils import timezone
+
+    from journeys.models import Enrollment
+
+    query = (
+        Enrollment.objects.filter(status="active", next_run_at__lte=timezone.now())
+        .order_by("next_run_at")
+        .values("pk")[:500]
+    )
+    return query.explain()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100,000 carts instead of 1M")
+    parser.add_argument("--check", action="store_true", help="exit 1 on a gross regression")
+    args = parser.parse_args(argv)
+    count = SIZES["quick" if args.quick else "full"]
+
+    url = bench_database_url("sweep_bench")
+    if problem := recreate_database(url):
+        print(f"sweep benchmark: PostgreSQL is not reachable ({problem})")
+        print("skipped: needs PostgreSQL (set BENCH_DATABASE_URL or DATABASE_URL=postgres://…)")
+        return 0 if args.check else 2
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_DEBUG": "0",
+        "SECRET_KEY": "bench-only-secret",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "DELIVERY_SEND_WINDOW": "",
+        "VAR_DIR": str(ROOT / "var" / "bench"),
+    }
+    if redis_answers():
+        env.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+        env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from channels.models import Channel, Message
+    from journeys.models import Enrollment
+    from journeys.tasks import advance_due
+
+    call_command("migrate", verbosity=0)
+    Channel.objects.create(
+        name="Bench email", kind="email", backend="channels.backends.locmem.LocmemBackend"
+    )
+    started = time.perf_counter()
+    due = seed(count)
+    print(
+        f"database: {url.rsplit('/', 1)[-1]} (recreated); machine: {os.cpu_count()} cores; "
+        f"seeded {count:,} carts, {due:,} due, in {time.perf_counter() - started:.0f} s"
+    )
+    print("the due query:\n  " + explain_due().replace("\n", "\n  "))
+    raw = raw_claim_rate(due)
+    print(f"raw claim (SELECT … FOR UPDATE SKIP LOCKED + UPDATE, 500 a batch): {raw:,.0f} rows/s")
+
+    worker = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "--queues", queue,
+            "--concurrency", "2", "--pool", "prefork", "--without-gossip", "--without-mingle",
+            "--without-heartbeat", "--loglevel", "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        started = time.perf_counter()
+        advance_due.delay()
+        advance_due.delay()  # two beat ticks' worth at once: SKIP LOCKED shares the work
+        sent = Message.objects.filter(status=Message.Status.SENT)
+        pending = Enrollment.objects.filter(status="active", next_run_at__lte=time_now())
+        ended = wait_until(
+            lambda: not pending.exists() and sent.count() >= due, 1800, "reminders to be sent"
+        )
+        rate = due / (ended - started)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+    messages = Message.objects.count()
+    ratio = rate / raw
+    print(
+        f"sweep: {due:,} reminders in {ended - started:.1f} s = {rate:,.0f} reminders/s "
+        f"(2 worker processes; advance + send_many + delivery via locmem); {messages:,} messages"
+    )
+    verdict = "ok" if rate >= GOAL_RATE and ratio >= GOAL_RATIO else "missed"
+    goals = f"goals ≥ {GOAL_RATE:,}/s and ≥ {GOAL_RATIO}"
+    print(f"sweep/raw-claim ratio: {ratio:.3f} ({goals}: {verdict})")
+    if args.check:
+        problems = []
+        if messages != due:
+            problems.append(f"{messages} messages for {due} due reminders")
+        if ratio < CHECK_RATIO:
+            problems.append(f"ratio {ratio:.4f} < {CHECK_RATIO}")
+        print("check: " + ("; ".join(problems) if problems else "ok"))
+        return 1 if problems else 0
+    return 0
+
+
+def time_now():  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
