@@ -386,7 +386,7 @@ def test_the_customer_page_costs_the_same_at_3_and_30_messages(
     with django_assert_max_num_queries(baseline):
         response = client.get(customer_url(big))
     assert len(panel(response, "channels.outbox")["held"]) == 12
-    assert baseline <= 15
+    assert baseline <= 16  # the profile, the outbox panel and the journeys panel
 
 
 def test_the_panel_lists_at_most_20_of_each_and_links_to_the_rest(client):
@@ -550,7 +550,7 @@ def test_a_user_without_add_message_gets_403_and_no_form(client, reachable):
 
     assert response.status_code == 403
     assert not Message.objects.exists()
-    assert [p.name for p in page.context["customer_panels"]] == ["channels.outbox"]
+    assert "channels.send" not in [p.name for p in page.context["customer_panels"]]
 
 
 def test_the_send_url_only_accepts_post(client, reachable):
