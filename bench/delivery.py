@@ -52,12 +52,13 @@ def redis_answers() -> bool:
         return False
 
 
-def wait_until(done, seconds: float, what: str) -> float:  # type: ignore[no-untyped-def]
+def wait_until(done, seconds: float, what: str, every: float = 0.02) -> float:  # type: ignore[no-untyped-def]
+    """Poll ``done`` every ``every`` seconds; the time it first held (exit on timeout)."""
     deadline = time.monotonic() + seconds
     while not done():
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(every)
     return time.perf_counter()
 
 
