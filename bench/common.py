@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 DEFAULT_BENCH_URL = "postgres://postgres@127.0.0.1:5432/crm_bench"
 POSTGRES_SCHEMES = ("postgres://", "postgresql://", "pgsql://")
@@ -49,3 +54,43 @@ def recreate_database(url: str) -> str | None:
     except psycopg.OperationalError as exc:
         return str(exc).strip().splitlines()[0]
     return None
+
+
+def worker_env(url: str, root: Path) -> dict[str, str]:
+    """The environment of a benchmark that runs Celery workers: its database, a queue of its
+    own, production-like settings, no send window (it measures work, not the clock), and
+    Redis as broker and cache when it answers on 127.0.0.1:6379."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_DEBUG": "0",
+        "SECRET_KEY": "bench-only-secret",
+        "CELERY_TASK_DEFAULT_QUEUE": f"bench-{uuid.uuid4().hex[:8]}",
+        "DELIVERY_SEND_WINDOW": "",
+        "VAR_DIR": str(root / "var" / "bench"),
+    }
+    if redis_answers():
+        env.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+        env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+    return env
+
+
+def redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def wait_until(done: Callable[[], bool], seconds: float, what: str, every: float = 0.02) -> float:
+    """Poll ``done`` every ``every`` seconds; the time it first held (exit on timeout)."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(every)
+    return time.perf_counter()

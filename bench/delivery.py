@@ -24,42 +24,26 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import bench_database_url, recreate_database  # noqa: E402
+from bench.common import (  # noqa: E402
+    bench_database_url,
+    recreate_database,
+    wait_until,
+    worker_env,
+)
 
 SIZES = {"full": 4_000, "quick": 600}
 GOAL_RATIO = 0.3
 CHECK_RATIO = 0.02  # --check fails only below this: a gross regression, not a noisy machine
 WORKER_PROCESSES = 2
 FAN_OUT = 100  # messages per send_many call
-
-
-def redis_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def wait_until(done, seconds: float, what: str, every: float = 0.02) -> float:  # type: ignore[no-untyped-def]
-    """Poll ``done`` every ``every`` seconds; the time it first held (exit on timeout)."""
-    deadline = time.monotonic() + seconds
-    while not done():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(every)
-    return time.perf_counter()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,21 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"delivery benchmark: PostgreSQL is not reachable ({problem})")
         print("skipped: needs PostgreSQL (set BENCH_DATABASE_URL or DATABASE_URL=postgres://…)")
         return 0 if args.check else 2
-    queue = f"bench-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_DEBUG": "0",
-        "SECRET_KEY": "bench-only-secret",
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-        "DELIVERY_SEND_WINDOW": "",  # the benchmark measures work, not the clock
-        "VAR_DIR": str(ROOT / "var" / "bench"),
-    }
-    if redis_answers():
-        env.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
-        env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+    env = worker_env(url, ROOT)
+    queue = env["CELERY_TASK_DEFAULT_QUEUE"]
     os.environ.update(env)
     import django
 

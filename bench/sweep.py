@@ -32,8 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import bench_database_url, recreate_database  # noqa: E402
-from bench.delivery import redis_answers, wait_until  # noqa: E402
+from bench.common import (  # noqa: E402
+    bench_database_url,
+    recreate_database,
+    wait_until,
+    worker_env,
+)
 
 SIZES = {"full": 1_000_000, "quick": 100_000}
 DUE_SHARE = 10
@@ -172,21 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sweep benchmark: PostgreSQL is not reachable ({problem})")
         print("skipped: needs PostgreSQL (set BENCH_DATABASE_URL or DATABASE_URL=postgres://…)")
         return 0 if args.check else 2
-    queue = f"bench-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_DEBUG": "0",
-        "SECRET_KEY": "bench-only-secret",
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-        "DELIVERY_SEND_WINDOW": "",
-        "VAR_DIR": str(ROOT / "var" / "bench"),
-    }
-    if redis_answers():
-        env.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
-        env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+    env = worker_env(url, ROOT)
+    queue = env["CELERY_TASK_DEFAULT_QUEUE"]
     os.environ.update(env)
     import django
 
