@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +26,7 @@ from django.utils import timezone
 from channels import services as outbox
 from commerce.models import Cart, CartLine, Order, OrderLine, Product
 from commerce.services import sku_of, to_decimal
+from customers import reactors
 from customers.bulk import update_rows
 from customers.models import Customer, Interaction
 from journeys.models import Enrollment, Journey, JourneyStep
@@ -33,6 +34,7 @@ from journeys.models import Enrollment, Journey, JourneyStep
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
+ENROLLED = "journeys.enrolled"
 CSAT_SALT = "journeys.csat"
 
 
@@ -79,7 +81,9 @@ def on_interaction(interaction: Interaction) -> None:
     exiting = [j.pk for j, _ in journeys if name in j.exit_events]
     if exiting:
         exit_enrollments(
-            Q(customer_id=interaction.customer_id, journey_id__in=exiting), reason=name
+            Q(customer_id=interaction.customer_id, journey_id__in=exiting),
+            reason=name,
+            customer_id=interaction.customer_id,
         )
     if name == "Product Removed":
         _exit_if_cart_empty(
@@ -115,6 +119,30 @@ def _context_of(journey: Journey, interaction: Interaction) -> tuple[str, dict[s
     return "", {}
 
 
+def prepare(interactions: Sequence[Interaction]) -> None:
+    """For a chunk of tracked events: read once which of their customers are in which journey
+    (active, or entered within a re-entry period), so enrolling costs no lookup per event."""
+    if not any(i.name in _watched() for i in interactions):
+        return
+    journeys = [j for j, steps in _journeys() if steps and j.trigger_events]
+    if not journeys:
+        return
+    periods = [j.reentry_period for j in journeys if j.reentry_period is not None]
+    since = timezone.now() - max(periods) if periods else None
+    recent = Q(status=Enrollment.Status.ACTIVE)
+    if since is not None:
+        recent |= Q(entered_at__gte=since)
+    book = reactors.chunk_memo(ENROLLED)
+    book["active"], book["entered"], book["stale"] = {}, {}, set()
+    for journey_id, customer_id, key, status, step, entered in Enrollment.objects.filter(
+        recent, customer_id__in={i.customer_id for i in interactions}, journey__in=journeys
+    ).values_list("journey_id", "customer_id", "context_key", "status", "step", "entered_at"):
+        if status == Enrollment.Status.ACTIVE:
+            book["active"][journey_id, customer_id, key] = step
+        last = book["entered"].get((journey_id, customer_id))
+        book["entered"][journey_id, customer_id] = max(entered, last) if last else entered
+
+
 def enroll(
     journey: Journey,
     customer_id: int,
@@ -122,43 +150,66 @@ def enroll(
     context: Mapping[str, Any],
     *,
     at: dt.datetime,
-) -> Enrollment | None:
+) -> None:
     """Start the journey for this customer and context, unless they are in it already (a
     restarting journey then restarts its first wait) or re-entry is too soon."""
     steps = dict(_journeys()).get(journey) or sorted(journey.steps.all(), key=lambda s: s.position)
     first_run = at + steps[0].wait
-    current = Enrollment.objects.filter(
+    book = reactors.chunk_memo(ENROLLED)
+    active = Enrollment.objects.filter(
         journey=journey,
         customer_id=customer_id,
         context_key=context_key,
         status=Enrollment.Status.ACTIVE,
-    ).first()
-    if current is not None:
-        if journey.restart_on_trigger and current.step == 0:
-            Enrollment.objects.filter(pk=current.pk, step=0).update(
-                next_run_at=first_run, updated_at=timezone.now()
+    )
+    booked = "active" in book and customer_id not in book["stale"]
+    if booked:  # a chunk read by prepare(): no lookups
+        current = book["active"].get((journey.pk, customer_id, context_key))
+        entered = book["entered"].get((journey.pk, customer_id))
+    else:
+        current = active.values_list("step", flat=True).first()
+        entered = None
+        if journey.reentry_period is not None:
+            entered = (
+                Enrollment.objects.filter(journey=journey, customer_id=customer_id)
+                .order_by("-entered_at")
+                .values_list("entered_at", flat=True)
+                .first()
             )
-        return None
-    if journey.reentry_period is not None:
-        since = timezone.now() - journey.reentry_period
-        if Enrollment.objects.filter(
-            journey=journey, customer_id=customer_id, entered_at__gte=since
-        ).exists():
-            return None
-    try:
-        with transaction.atomic():
-            return Enrollment.objects.create(
+    if current is not None:
+        if journey.restart_on_trigger and current == 0:
+            active.filter(step=0).update(next_run_at=first_run, updated_at=timezone.now())
+        return
+    now = timezone.now()
+    if journey.reentry_period is not None and entered and entered >= now - journey.reentry_period:
+        return
+    # ON CONFLICT DO NOTHING: the same enrollment made by a concurrent event is not an error.
+    Enrollment.objects.bulk_create(
+        [
+            Enrollment(
                 journey=journey,
                 customer_id=customer_id,
                 context_key=context_key,
                 context=dict(context),
                 next_run_at=first_run,
+                entered_at=now,
             )
-    except IntegrityError:  # the same enrollment made by a concurrent event
-        return None
+        ],
+        ignore_conflicts=True,
+    )
+    if booked:
+        book["active"][journey.pk, customer_id, context_key] = 0
+        book["entered"][journey.pk, customer_id] = now
 
 
-def exit_enrollments(where: Q, *, reason: str) -> int:
+def exit_enrollments(where: Q, *, reason: str, customer_id: int | None = None) -> int:
+    book = reactors.chunk_memo(ENROLLED)
+    if "stale" in book:
+        # A prepared chunk's book no longer knows this customer's active enrollments.
+        if customer_id is None:
+            book.clear()
+        else:
+            book["stale"].add(customer_id)
     now = timezone.now()
     return Enrollment.objects.filter(where, status=Enrollment.Status.ACTIVE).update(
         status=Enrollment.Status.EXITED,
@@ -175,7 +226,9 @@ def _exit_if_cart_empty(customer_id: int, journey_ids: Sequence[int]) -> None:
     cart = Cart.objects.filter(customer_id=customer_id, status=Cart.Status.ACTIVE).first()
     if cart is None or not cart.lines.exists():
         exit_enrollments(
-            Q(customer_id=customer_id, journey_id__in=journey_ids), reason="Cart emptied"
+            Q(customer_id=customer_id, journey_id__in=journey_ids),
+            reason="Cart emptied",
+            customer_id=customer_id,
         )
 
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from channels import batch, tracking
 from commerce.models import Cart, CartLine, Order, OrderLine, Product
 from customers.models import Customer, Identity, Interaction, MergeRecord, MergeSuggestion
+from journeys.models import Enrollment
 from tests.customers.factories import SourceFactory
 
 USERS = ["u1", "u2"]
@@ -89,6 +90,7 @@ messages = st.one_of(
 
 def wipe():
     for model in (
+        Enrollment,
         OrderLine,
         Order,
         CartLine,
@@ -135,7 +137,11 @@ def state():
         )
         for cart in Cart.objects.all()
     )
-    return people, timeline, carts, Order.objects.count(), Product.objects.count()
+    enrollments = sorted(
+        (e.journey.key, key(e.customer_id), e.context_key.split(":")[0], e.status, e.reason)
+        for e in Enrollment.objects.select_related("journey")
+    )
+    return people, timeline, carts, enrollments, Order.objects.count(), Product.objects.count()
 
 
 @pytest.mark.django_db
