@@ -7,6 +7,7 @@ docs/operations.md lists them all.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -268,6 +269,14 @@ DELIVERY_SWEEP_BATCH = envint("DELIVERY_SWEEP_BATCH", 500)
 
 # Back in stock: how many alerts one batch notifies per unit in stock (1.5: some will not buy).
 BACK_IN_STOCK_BATCH_MULTIPLIER = float(os.environ.get("BACK_IN_STOCK_BATCH_MULTIPLIER", "1.5"))
+
+# A journey's goal (an order) counts as its conversion within this long after its last message,
+# by that message's channel; other channels use the journey's own goal window.
+JOURNEY_ATTRIBUTION_WINDOWS = {
+    "sms": timedelta(hours=envint("JOURNEY_SMS_ATTRIBUTION_HOURS", 24)),
+    "whatsapp": timedelta(hours=envint("JOURNEY_SMS_ATTRIBUTION_HOURS", 24)),
+    "email": timedelta(days=envint("JOURNEY_EMAIL_ATTRIBUTION_DAYS", 5)),
+}
 
 # --- Identity resolution --------------------------------------------------------------------
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "IR").upper()

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from channels import services as outbox
+from channels.models import Message
 from commerce.models import Cart, CartLine, Order, OrderLine, Product
 from commerce.services import sku_of, to_decimal
 from customers import reactors
@@ -233,8 +234,8 @@ def _exit_if_cart_empty(customer_id: int, journey_ids: Sequence[int]) -> None:
 
 
 def _convert(journey: Journey, interaction: Interaction) -> None:
-    """Attribute the goal (an order, say) to the customer's latest enrollment that sent them
-    something within the goal window."""
+    """Attribute the goal (an order, say) to the customer's latest enrollment whose last sent
+    message is within the attribution window of its channel (else the journey's)."""
     since = interaction.occurred_at - journey.goal_window
     enrollment = (
         Enrollment.objects.filter(
@@ -248,6 +249,21 @@ def _convert(journey: Journey, interaction: Interaction) -> None:
         .first()
     )
     if enrollment is None:
+        return
+    # The window follows the channel of the last message that went out: 5 days after an email,
+    # 24 h after an SMS (the defaults of the best e-commerce tools).
+    keys = [f"journey:{enrollment.pk}:{n}" for n in range(enrollment.step + 1)]
+    last = (
+        Message.objects.filter(idempotency_key__in=keys, sent_at__isnull=False)
+        .order_by("-sent_at")
+        .values_list("kind", "sent_at")
+        .first()
+    )
+    if last is None:
+        return
+    kind, sent_at = last
+    window = settings.JOURNEY_ATTRIBUTION_WINDOWS.get(kind, journey.goal_window)
+    if not sent_at <= interaction.occurred_at <= sent_at + window:
         return
     props = interaction.properties
     Enrollment.objects.filter(pk=enrollment.pk).update(

@@ -285,3 +285,38 @@ def test_a_merge_keeps_one_active_enrollment_per_journey_and_cart():
     )
     customer_services.merge(survivor=customer, duplicate=duplicate)
     assert Enrollment.objects.filter(customer=customer, status="active").count() == 1
+
+
+def order(client, order_id, at):
+    with time_machine.travel(at, tick=False):
+        call(
+            client,
+            "/ingest/v1/track",
+            {
+                "userId": "u-1",
+                "event": "Order Completed",
+                "properties": {
+                    "order_id": order_id,
+                    "total": 120000,
+                    "products": [{"sku": "SKU-1"}],
+                },
+            },
+        )
+
+
+@pytest.mark.parametrize(
+    ("after_sms", "attributed"), [(dt.timedelta(hours=10), True), (dt.timedelta(hours=30), False)]
+)
+def test_an_order_counts_for_the_journey_within_a_day_of_its_sms(after_sms, attributed):
+    app = source_client("app")
+    with time_machine.travel(T0, tick=False):
+        customer = shopper(app)
+        add_to_cart(app)
+    tick(T0 + dt.timedelta(hours=1, minutes=1))
+    sms_at = T0 + dt.timedelta(hours=24, minutes=1)
+    tick(sms_at)
+    assert [kind for kind, _ in sent()] == ["email", "sms"]
+    order(app, "APP-1", sms_at + after_sms)
+    enrollment = Enrollment.objects.get(customer=customer, journey__key="abandoned_cart")
+    assert (enrollment.converted_at is not None) is attributed
+    assert (enrollment.revenue == 120000) is attributed
