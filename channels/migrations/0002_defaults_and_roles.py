@@ -6,6 +6,8 @@ import datetime
 
 from django.db import migrations
 
+from customers.roles import grant_in_migration, revoke_in_migration
+
 CAPS = [
     ("Two marketing messages a day", 2, datetime.timedelta(days=1), "skip"),
     ("Five marketing messages a week", 5, datetime.timedelta(days=7), "defer"),
@@ -31,34 +33,18 @@ ROLES = {
 
 
 def forwards(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
     FrequencyCap = apps.get_model("channels", "FrequencyCap")
     for name, limit, period, action in CAPS:
         FrequencyCap.objects.get_or_create(
             name=name, defaults={"limit": limit, "period": period, "action": action}
         )
-    app_config = apps.get_app_config("channels")
-    app_config.models_module = True
-    create_permissions(app_config, verbosity=0, apps=apps)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in ROLES.items():
-        group = Group.objects.filter(name=name).first()
-        if group is not None:
-            group.permissions.add(
-                *Permission.objects.filter(content_type__app_label="channels", codename__in=codenames)
-            )
+    grant_in_migration(apps, "channels", ROLES)
 
 
 def backwards(apps, schema_editor):
     FrequencyCap = apps.get_model("channels", "FrequencyCap")
     FrequencyCap.objects.filter(name__in=[name for name, *_ in CAPS]).delete()
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for group in Group.objects.filter(name__in=ROLES):
-        group.permissions.remove(*Permission.objects.filter(content_type__app_label="channels"))
+    revoke_in_migration(apps, "channels", ROLES)
 
 
 class Migration(migrations.Migration):

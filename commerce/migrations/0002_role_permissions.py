@@ -2,35 +2,19 @@
 
 from django.db import migrations
 
+from customers.roles import grant_in_migration, revoke_in_migration
+
 VIEW = ["view_product", "view_restock", "view_cart", "view_cartline", "view_order",
         "view_orderline", "view_stockalert"]
 ROLES = {"Support agent": VIEW, "Marketing": VIEW}
 
 
 def grant(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    app_config = apps.get_app_config("commerce")
-    app_config.models_module = True
-    create_permissions(app_config, verbosity=0, apps=apps)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in ROLES.items():
-        group = Group.objects.filter(name=name).first()
-        if group is not None:
-            group.permissions.add(
-                *Permission.objects.filter(content_type__app_label="commerce", codename__in=codenames)
-            )
+    grant_in_migration(apps, "commerce", ROLES)
 
 
 def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for group in Group.objects.filter(name__in=ROLES):
-        group.permissions.remove(
-            *Permission.objects.filter(content_type__app_label="commerce", codename__in=VIEW)
-        )
+    revoke_in_migration(apps, "commerce", ROLES)
 
 
 class Migration(migrations.Migration):

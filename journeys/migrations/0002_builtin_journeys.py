@@ -6,6 +6,8 @@ import datetime
 
 from django.db import migrations
 
+from customers.roles import grant_in_migration, revoke_in_migration
+
 H = datetime.timedelta(hours=1)
 D = datetime.timedelta(days=1)
 
@@ -171,8 +173,6 @@ ROLES = {
 
 
 def forwards(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
     Journey = apps.get_model("journeys", "Journey")
     JourneyStep = apps.get_model("journeys", "JourneyStep")
     Template = apps.get_model("channels", "Template")
@@ -188,18 +188,7 @@ def forwards(apps, schema_editor):
             Template.objects.get_or_create(
                 key=key, kind=kind, locale=locale, defaults={"subject": subject, "text": text}
             )
-    app_config = apps.get_app_config("journeys")
-    app_config.models_module = True
-    create_permissions(app_config, verbosity=0, apps=apps)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in ROLES.items():
-        group = Group.objects.filter(name=name).first()
-        if group is not None:
-            group.permissions.add(
-                *Permission.objects.filter(content_type__app_label="journeys", codename__in=codenames)
-            )
+    grant_in_migration(apps, "journeys", ROLES)
 
 
 def backwards(apps, schema_editor):
@@ -208,6 +197,7 @@ def backwards(apps, schema_editor):
     Journey.objects.filter(key__in=[spec["key"] for spec in JOURNEYS]).delete()
     for key, kind in TEMPLATES:
         Template.objects.filter(key=key, kind=kind).delete()
+    revoke_in_migration(apps, "journeys", ROLES)
 
 
 class Migration(migrations.Migration):
