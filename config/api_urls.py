@@ -17,6 +17,7 @@ urlpatterns = [
         name="customer-timeline",
     ),
     path("customers/<str:public_id>/cart", commerce.CartView.as_view(), name="customer-cart"),
+    path("cart-restores", commerce.CartRestoreView.as_view(), name="cart-restores"),
     path("consents", customers.ConsentView.as_view(), name="consents"),
     path("orders", commerce.OrderCreateView.as_view(), name="orders"),
     path("orders/<str:external_id>", commerce.OrderDetailView.as_view(), name="order"),

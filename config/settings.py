@@ -270,6 +270,12 @@ DELIVERY_SWEEP_BATCH = envint("DELIVERY_SWEEP_BATCH", 500)
 # Back in stock: how many alerts one batch notifies per unit in stock (1.5: some will not buy).
 BACK_IN_STOCK_BATCH_MULTIPLIER = float(os.environ.get("BACK_IN_STOCK_BATCH_MULTIPLIER", "1.5"))
 
+# Cart reminders carry a link that restores the live cart on any channel: /cart/<token>/ sends
+# the browser to the shop's restore page ({token} is replaced; the shop then calls
+# POST /api/v1/cart-restores), or shows the cart itself when this is empty.
+CART_RESTORE_URL = os.environ.get("CART_RESTORE_URL", "")
+CART_RESTORE_MAX_AGE = envint("CART_RESTORE_MAX_AGE_DAYS", 30) * 24 * 3600
+
 # A journey's goal (an order) counts as its conversion within this long after its last message,
 # by that message's channel; other channels use the journey's own goal window.
 JOURNEY_ATTRIBUTION_WINDOWS = {

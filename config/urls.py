@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from commerce.views import confirm_alert
+from commerce.views import confirm_alert, restore_cart
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("alerts/confirm/<str:token>/", confirm_alert, name="alert-confirm"),
+    path("cart/<str:token>/", restore_cart, name="cart-restore"),
     path("", include("channels.urls")),
     path("", include("journeys.urls")),
 ]

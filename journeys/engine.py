@@ -26,6 +26,7 @@ from django.utils import timezone
 from channels import services as outbox
 from channels.models import Message
 from commerce.models import Cart, CartLine, Order, OrderLine, Product
+from commerce.restore import restore_url
 from commerce.services import sku_of, to_decimal
 from customers import reactors
 from customers.bulk import update_rows
@@ -431,8 +432,10 @@ class _Facts:
         return ""
 
     def template_context(self, enrollment: Enrollment, step: JourneyStep) -> dict[str, Any]:
+        cart = self.carts.get(enrollment.context.get("cart_id"))
         return {
-            "cart": self.carts.get(enrollment.context.get("cart_id")),
+            "cart": cart,
+            "cart_url": restore_url(cart, enrollment.customer.public_id) if cart else "",
             "product": self.products.get(enrollment.context.get("sku")),
             "discount_code": step.discount_code,
             "csat_url": csat_url(enrollment),

@@ -103,6 +103,22 @@ class ProductSerializer(serializers.ModelSerializer):
         }
 
 
+class CartRestoreInputSerializer(serializers.Serializer):
+    token = serializers.CharField(
+        max_length=2000, help_text="From the reminder's /cart/<token>/ link."
+    )
+    channel = serializers.ChoiceField(
+        choices=ChannelKind.choices,
+        default=ChannelKind.WEB,
+        help_text="Where the cart is being restored (web, app, store…).",
+    )
+
+
+class CartRestoreSerializer(serializers.Serializer):
+    customer = serializers.UUIDField(help_text="The customer's public id.")
+    cart = CartSerializer()
+
+
 class StockAlertInputSerializer(serializers.Serializer):
     customer = CustomerRefField()
     sku = serializers.CharField(max_length=100)

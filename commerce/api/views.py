@@ -8,9 +8,11 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from commerce import services
+from commerce import restore, services
 from commerce.api.serializers import (
     CartInputSerializer,
+    CartRestoreInputSerializer,
+    CartRestoreSerializer,
     CartSerializer,
     OrderInputSerializer,
     OrderSerializer,
@@ -68,6 +70,24 @@ class CartView(SourceAPIView):
             source=self.source,
         )
         return Response(_cart_payload(cart))
+
+
+class CartRestoreView(SourceAPIView):
+    serializer_class = CartRestoreSerializer
+
+    @extend_schema(
+        request=CartRestoreInputSerializer, responses={200: CartRestoreSerializer}, tags=["carts"]
+    )
+    def post(self, request: Request) -> Response:
+        """Restore the cart a reminder link names, on the channel asking: returns the customer
+        and their live cart (to rebuild the session from) and puts `Cart Restored` on their
+        timeline. `invalid_link` (400) for a forged or expired token, `cart_gone` (410) when
+        the cart was ordered or emptied since."""
+        form = CartRestoreInputSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        customer, cart = restore.restore(data["token"], channel=data["channel"], source=self.source)
+        return Response({"customer": str(customer.public_id), "cart": _cart_payload(cart)})
 
 
 class OrderCreateView(SourceAPIView):

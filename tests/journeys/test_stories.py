@@ -6,6 +6,7 @@ journey sweep, the back-in-stock sweep, the outbox sweep) and delivers what they
 
 import datetime as dt
 import json
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -165,6 +166,52 @@ def test_a_cart_emptied_exits_the_journey():
     assert sent() == []
     enrollment = Enrollment.objects.get(customer=customer, journey__key="abandoned_cart")
     assert (enrollment.status, enrollment.reason) == ("exited", "Cart emptied")
+
+
+def test_the_cart_email_link_restores_the_app_cart_in_the_web_shop(client, settings):
+    app, web = source_client("app"), source_client("web")
+    with time_machine.travel(T0, tick=False):
+        customer = shopper(app)
+        add_to_cart(app)
+    tick(T0 + dt.timedelta(hours=1, minutes=1))
+    link = re.search(r"https?://\S+/cart/([^/\s]+)/", Message.objects.get(kind="email").text)
+    assert link, Message.objects.get(kind="email").text
+    token = link.group(1)
+
+    # Opened where no shop page is configured: the crm shows the cart itself.
+    page = client.get(f"/cart/{token}/")
+    assert (page.status_code, "Blue scarf" in page.content.decode()) == (200, True)
+    # With the shop's restore page configured, the link goes on there with the token.
+    settings.CART_RESTORE_URL = "https://shop.example/cart/restore?t={token}"
+    page = client.get(f"/cart/{token}/")
+    assert (page.status_code, page["Location"]) == (
+        302,
+        "https://shop.example/cart/restore?t=" + token,
+    )
+
+    # The web shop asks for the cart the app filled, and the timeline learns where it came back.
+    restored = call(web, "/api/v1/cart-restores", {"token": token, "channel": "web"}).json()
+    assert restored["customer"] == str(customer.public_id)
+    assert [(line["sku"], line["channel"]) for line in restored["cart"]["lines"]] == [
+        ("SKU-1", "app")
+    ]
+    assert customer.interactions.filter(name="Cart Restored", channel="web").count() == 1
+
+    # Once bought, the old link says so instead of an empty cart; a forged one is refused.
+    with time_machine.travel(T0 + dt.timedelta(hours=2), tick=False):
+        call(
+            web,
+            "/ingest/v1/track",
+            {"userId": "u-1", "event": "Order Completed",
+             "properties": {"order_id": "W-1", "total": 120000, "products": [{"sku": "SKU-1"}]}},
+        )  # fmt: skip
+    gone = web.post("/api/v1/cart-restores", {"token": token}, content_type="application/json")
+    assert (gone.status_code, gone.json()["code"]) == (410, "cart_gone")
+    assert client.get(f"/cart/{token}/").status_code == 410
+    forged = web.post(
+        "/api/v1/cart-restores", {"token": token[:-2] + "xx"}, content_type="application/json"
+    )
+    assert (forged.status_code, forged.json()["code"]) == (400, "invalid_link")
 
 
 def test_quiet_hours_defer_a_reminder_to_nine_in_the_morning():
