@@ -15,6 +15,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -39,12 +40,14 @@ class Decision:
 
 
 GO = Decision(SEND)
-Rule = Callable[[Message, dt.datetime], "Decision | None"]
+Rule = Callable[[Message, dt.datetime, "Ledger"], "Decision | None"]
 _extra_rules: list[Rule] = []
+T = TypeVar("T")
 
 
 def register(rule: Rule) -> None:
-    """Add an app's own send-time rule (e.g. journey exit); it returns a Decision or None."""
+    """Add an app's own send-time rule (e.g. journey exit); it returns a Decision or None.
+    What it reads for a whole batch it reads once, through ``ledger.once``."""
     if rule not in _extra_rules:
         _extra_rules.append(rule)
 
@@ -55,6 +58,8 @@ class Ledger:
     the batch decides to send is added, so the next message of the same customer sees it."""
 
     def __init__(self, messages: Sequence[Message], now: dt.datetime) -> None:
+        self.messages = messages
+        self._once: dict[str, Any] = {}
         self.consents = ConsentBook({m.customer_id for m in messages})
         self.caps = active_caps()
         self._recent: dict[int, list[tuple[dt.datetime, str, int, str]]] = {}
@@ -88,6 +93,12 @@ class Ledger:
         ]
         return sorted(rows, reverse=True)
 
+    def once(self, name: str, read: Callable[[Sequence[Message]], T]) -> T:
+        """``read(batch's messages)``, computed the first time a rule asks for ``name``."""
+        if name not in self._once:
+            self._once[name] = read(self.messages)
+        return self._once[name]  # type: ignore[no-any-return]
+
     def going_out(self, message: Message, at: dt.datetime) -> None:
         if message.purpose == Message.Purpose.MARKETING:
             self._recent.setdefault(message.customer_id, []).append(
@@ -110,7 +121,7 @@ def check(message: Message, now: dt.datetime, ledger: Ledger | None = None) -> D
         if decision is not None:
             return decision
     for extra in _extra_rules:
-        decision = extra(message, now)
+        decision = extra(message, now, ledger)
         if decision is not None:
             return decision
     if message.purpose == Message.Purpose.MARKETING:

@@ -100,7 +100,8 @@ def base_context(customer: Customer, extra: Mapping[str, Any]) -> dict[str, Any]
     context: dict[str, Any] = {
         "customer": customer,
         "first_name": customer.first_name,
-        "preferences_url": links.preferences_url(customer.public_id),
+        # Links are signed only if the template asks for them (the engine calls callables).
+        "preferences_url": lambda: links.preferences_url(customer.public_id),
         "site_url": settings.SITE_URL.rstrip("/"),
         "discount_code": "",
         "cart": None,

@@ -213,7 +213,7 @@ def _compose(request: Request, key: str, customer: Customer, choose: _Chooser) -
     if tpl is not None:
         message.template = tpl
         ctx = rendering.base_context(customer, request.context or {})
-        ctx["unsubscribe_url"] = links.unsubscribe_url(message)
+        ctx["unsubscribe_url"] = lambda: links.unsubscribe_url(message)
         parts = rendering.render(
             customer=customer, subject=tpl.subject, text=tpl.text, html=tpl.html, context=ctx
         )

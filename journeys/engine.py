@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from channels import policy
 from channels import services as outbox
 from channels.models import Message
 from commerce.models import Cart, CartLine, Order, OrderLine, Product
@@ -357,22 +358,38 @@ def advance_for(*, seconds: float, limit: int = SWEEP_BATCH) -> int:
     return total
 
 
-def still_wanted(message: Any, now: dt.datetime) -> Any:
+def still_wanted(
+    message: Message, now: dt.datetime, ledger: policy.Ledger
+) -> policy.Decision | None:
     """A send-time rule for the outbox: a journey message whose enrollment has exited since
-    (the customer bought, emptied the cart) is not sent."""
-    from channels import policy
-
-    parts = message.idempotency_key.split(":")
-    if len(parts) != 3 or parts[0] != "journey":
+    (the customer bought, emptied the cart) is not sent. One query for the delivery batch."""
+    enrollment = _enrollment_of(message)
+    if enrollment is None:
         return None
-    status = (
-        Enrollment.objects.filter(pk=parts[1]).values_list("status", "reason").first()
-        if parts[1].isdigit()
-        else None
-    )
-    if status is not None and status[0] == Enrollment.Status.EXITED:
-        return policy.Decision(policy.SUPPRESS, "journey_exit", f"Left the journey: {status[1]}")
+    exited = ledger.once("journeys.exited", _exited)
+    if enrollment in exited:
+        reason = f"Left the journey: {exited[enrollment]}"
+        return policy.Decision(policy.SUPPRESS, "journey_exit", reason)
     return None
+
+
+def _enrollment_of(message: Message) -> int | None:
+    parts = message.idempotency_key.split(":")
+    if len(parts) == 3 and parts[0] == "journey" and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def _exited(messages: Sequence[Message]) -> dict[int, str]:
+    """Of the batch's journey messages, the enrollments that exited: their reasons by id."""
+    ids = {e for e in map(_enrollment_of, messages) if e is not None}
+    if not ids:
+        return {}
+    return dict(
+        Enrollment.objects.filter(pk__in=ids, status=Enrollment.Status.EXITED).values_list(
+            "pk", "reason"
+        )
+    )
 
 
 def _finish(enrollment: Enrollment, status: str, now: dt.datetime, reason: str = "") -> None:
@@ -435,10 +452,11 @@ class _Facts:
         cart = self.carts.get(enrollment.context.get("cart_id"))
         return {
             "cart": cart,
-            "cart_url": restore_url(cart, enrollment.customer.public_id) if cart else "",
+            # Signed only when the template shows them (the template engine calls callables).
+            "cart_url": (lambda: restore_url(cart, enrollment.customer.public_id)) if cart else "",
             "product": self.products.get(enrollment.context.get("sku")),
             "discount_code": step.discount_code,
-            "csat_url": csat_url(enrollment),
+            "csat_url": lambda: csat_url(enrollment),
         }
 
 

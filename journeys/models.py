@@ -132,7 +132,11 @@ class Enrollment(models.Model):
         Journey, verbose_name=_("journey"), on_delete=models.CASCADE, related_name="enrollments"
     )
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="enrollments"
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="enrollments",
+        db_index=False,  # journeys_enrollment_customer (customer, journey) serves it
     )
     context_key = models.CharField(_("context"), max_length=120, blank=True)
     context = models.JSONField(_("context data"), default=dict, blank=True)
