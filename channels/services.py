@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from channels import links, policy, rendering
+from channels import links, policy, rendering, timeline
 from channels.backends.base import Outgoing, PermanentError, TransientError
 from channels.models import Channel, Message
 from customers import reactors
@@ -31,23 +31,12 @@ from customers import services as customers
 from customers.bulk import update_rows
 from customers.consents import ADDRESS_KIND, ConsentBook
 from customers.errors import DomainError
-from customers.models import ChannelKind, Customer, Identity, Interaction
+from customers.models import Customer, Identity
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
-
-# Timeline event names, one per status a person cares about. "sending" lasts milliseconds and
-# is a lock marker, not news, so it is not written.
-EVENT_NAMES = {
-    Message.Status.QUEUED: "Message Queued",
-    Message.Status.SENT: "Message Sent",
-    Message.Status.DELIVERED: "Message Delivered",
-    Message.Status.FAILED: "Message Failed",
-    Message.Status.BOUNCED: "Message Bounced",
-    Message.Status.SUPPRESSED: "Message Suppressed",
-}
 
 
 @dataclass(frozen=True)
@@ -255,39 +244,10 @@ def enqueue_many(ids: Sequence[int]) -> None:
         deliver_messages.delay_on_commit(list(ids[start : start + size]))
 
 
-def _timeline_row(message: Message, status: str, **extra: Any) -> Interaction | None:
-    name = extra.pop("name", None) or EVENT_NAMES.get(status)
-    if name is None:
-        return None
-    channel = message.kind if message.kind in ChannelKind.values else ChannelKind.OTHER
-    summary = message.subject or message.text[:120] or message.kind
-    if message.reason and (
-        status in (Message.Status.SUPPRESSED, Message.Status.FAILED) or extra.get("deferred_until")
-    ):
-        summary = f"{summary} — {message.reason}"
-    return customers.build_interaction(
-        type=Interaction.Type.MESSAGE,
-        channel=channel,
-        direction=Interaction.Direction.OUTBOUND,
-        name=name,
-        summary=summary[:500],
-        properties={
-            "message": message.pk,
-            "status": status,
-            "purpose": message.purpose,
-            "intent": message.intent,
-            "to": message.to,
-            "rule": message.rule,
-            **extra,
-        },
-        agent=message.agent,
-    )
-
-
 def _note(message: Message, status: str, **extra: Any) -> None:
     """Write the message's status change on the customer's timeline (our doing, so the
     customer's first/last seen stay)."""
-    row = _timeline_row(message, status, **extra)
+    row = timeline.row(message, status, **extra)
     if row is None:
         return
     with transaction.atomic(savepoint=False):
@@ -298,7 +258,7 @@ def _note(message: Message, status: str, **extra: Any) -> None:
 
 def _note_many(messages: Sequence[Message]) -> None:
     """The "queued" or "suppressed" timeline rows of new messages, in one insert."""
-    _write_timeline([(m, m.status, {}) for m in messages])
+    timeline.write([(m, m.status, {}) for m in messages])
 
 
 # --- Delivery ---------------------------------------------------------------------------------
@@ -372,7 +332,7 @@ def deliver_many(message_ids: Sequence[int], *, now: dt.datetime | None = None) 
             sending,
             ["status", "sending_at", "updated_at", "attempts", "not_before", "rule", "reason"],
         )
-        _write_timeline(notes)
+        timeline.write(notes)
     if sending:
         outcomes.update(_hand_over(sending))
     return outcomes
@@ -428,7 +388,7 @@ def _hand_over(messages: Sequence[Message]) -> dict[int, str]:
             if bounced:
                 Identity.objects.filter(pk__in=bounced).update(bounced_at=timezone.now())
             update_rows(done, FINAL_FIELDS)
-            _write_timeline([(m, m.status, {}) for m in done])
+            timeline.write([(m, m.status, {}) for m in done])
     for message, reason in retry:
         outcomes[message.pk] = _retry_or_fail(message, reason)
     return outcomes
@@ -442,19 +402,6 @@ def _set_final(
     message.reason, message.rule = reason[:300], rule
     if status in TIMESTAMP_OF:
         setattr(message, TIMESTAMP_OF[status], at)
-
-
-def _write_timeline(entries: Sequence[tuple[Message, str, dict[str, Any]]]) -> None:
-    """Timeline rows for status changes, in one insert (our doing: first/last seen stay)."""
-    rows = []
-    for message, status, extra in entries:
-        row = _timeline_row(message, status, **extra)
-        if row is not None:
-            row.customer = message.customer
-            rows.append(row)
-    customers.insert_many(rows, seen=False)
-    for row in rows:
-        reactors.dispatch(row)
 
 
 def _retry_or_fail(message: Message, reason: str) -> str:

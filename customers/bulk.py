@@ -1,13 +1,18 @@
 """Writing many rows' changed fields in one statement.
 
 Django's ``bulk_update`` composes a ``CASE WHEN id = … THEN …`` per row and field, which costs
-more Python than the database spends on it; on PostgreSQL ``update_rows`` sends the values as
-one ``UPDATE … FROM (VALUES …)`` instead. Elsewhere it is ``bulk_update``.
+more Python than the database spends on it. On PostgreSQL ``update_rows`` sends each column
+once: a value every row shares as one parameter (a sweep stamps the same status and time on
+500 rows), the others as one array each, zipped by ``unnest``. The statement's text is then the
+same whatever the batch size. Elsewhere it is ``bulk_update``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import connections, models, router
@@ -26,24 +31,35 @@ def update_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
         return
     meta = model._meta
     pk = meta.pk
-    columns = [meta.get_field(name) for name in fields]
     qn = connection.ops.quote_name
-    casts = ", ".join(f"%s::{field.db_type(connection)}" for field in [pk, *columns])
-    params: list[Any] = []
-    for obj in sorted(objs, key=lambda obj: obj.pk):
-        params.append(obj.pk)
-        for field in columns:
-            value = getattr(obj, field.attname)
-            params.append(field.get_db_prep_save(value, connection))
-    names = ", ".join(qn(f"v{i}") for i in range(len(columns) + 1))
-    assignments = ", ".join(
-        f"{qn(field.column)} = v.{qn(f'v{i + 1}')}" for i, field in enumerate(columns)
-    )
-    values = ", ".join([f"({casts})"] * len(objs))
+    rows = sorted(objs, key=lambda obj: obj.pk)
+    shared: list[tuple[models.Field, Any]] = []
+    varying: list[tuple[models.Field, list[Any]]] = [(pk, [obj.pk for obj in rows])]
+    for name in fields:
+        field = meta.get_field(name)
+        values = [field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in rows]
+        if all(_same(value, values[0]) for value in values):
+            shared.append((field, values[0]))
+        else:
+            varying.append((field, values))
+    assignments = [f"{qn(field.column)} = %s::{field.db_type(connection)}" for field, _ in shared]
+    assignments += [f"{qn(field.column)} = v.c{n}" for n, (field, _) in enumerate(varying) if n]
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field, _ in varying)
+    names = ", ".join(f"c{n}" for n in range(len(varying)))
     with connection.cursor() as cursor:
         cursor.execute(
             # Only placeholders carry values; table and column names are the model's own.
-            f"UPDATE {qn(meta.db_table)} AS t SET {assignments} "
-            f"FROM (VALUES {values}) AS v({names}) WHERE t.{qn(pk.column)} = v.{qn('v0')}",
-            params,
+            f"UPDATE {qn(meta.db_table)} AS t SET {', '.join(assignments)} "
+            f"FROM unnest({arrays}) AS v({names}) WHERE t.{qn(pk.column)} = v.c0",
+            [value for _, value in shared] + [values for _, values in varying],
         )
+
+
+_SHAREABLE = (str, int, float, bool, Decimal, dt.date, dt.time, dt.timedelta, uuid.UUID)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal plain values (JSON wrappers and other adapters never count as shared)."""
+    if a is None or b is None:
+        return a is b
+    return type(a) is type(b) and isinstance(a, _SHAREABLE) and a == b

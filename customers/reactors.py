@@ -22,6 +22,9 @@ Reactor = Callable[["Interaction"], None]
 
 
 Prepare = Callable[[Sequence["Interaction"]], None]
+# The event names a reactor cares about: a fixed set, or a test for names that change at run time
+# (journeys: whatever the journeys staff edit trigger on).
+Events = Collection[str] | Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,18 @@ class _Entry:
     sequence: int
     label: str
     reactor: Reactor
-    names: frozenset[str] | None
+    names: frozenset[str] | Callable[[str], bool] | None
     prepare: Prepare | None = None
 
     def wants(self, interaction: Interaction) -> bool:
-        return self.names is None or interaction.name in self.names
+        return self.wants_name(interaction.name)
+
+    def wants_name(self, name: str) -> bool:
+        if self.names is None:
+            return True
+        if callable(self.names):
+            return self.names(name)
+        return name in self.names
 
 
 _entries: list[_Entry] = []
@@ -45,7 +55,7 @@ def register(
     *,
     order: int,
     name: str | None = None,
-    events: Collection[str] | None = None,
+    events: Events | None = None,
     prepare: Prepare | None = None,
 ) -> None:
     """Add a reactor (for every interaction, or only those whose name is in ``events``).
@@ -53,7 +63,7 @@ def register(
     order, as the per-event reactor would). Registering the same name again replaces it."""
     label = name or f"{reactor.__module__}.{reactor.__qualname__}"
     _entries[:] = [entry for entry in _entries if entry.label != label]
-    names = frozenset(events) if events is not None else None
+    names = events if callable(events) or events is None else frozenset(events)
     _entries.append(_Entry(order, len(_entries), label, reactor, names, prepare))
     _entries.sort(key=lambda entry: (entry.order, entry.sequence))
 
@@ -69,6 +79,12 @@ def registered() -> list[str]:
 def wanted(interaction: Interaction) -> bool:
     """Whether any reactor cares about this interaction."""
     return any(entry.wants(interaction) for entry in _entries)
+
+
+def wanted_name(name: str) -> bool:
+    """Whether any reactor cares about interactions of this name (a writer that makes rows in
+    SQL alone, without model instances, may do so only when none does)."""
+    return any(entry.wants_name(name) for entry in _entries)
 
 
 def dispatch(interaction: Interaction) -> None:

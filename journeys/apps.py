@@ -25,4 +25,10 @@ class JourneysConfig(AppConfig):
                     dispatch_uid=f"journeys.forget.{model.__name__}.{signal is post_save}",
                 )
         # After commerce (order 10): a journey reacting to an event sees the converted cart.
-        reactors.register(engine.on_interaction, order=20, name="journeys", prepare=engine.prepare)
+        reactors.register(
+            engine.on_interaction,
+            order=20,
+            name="journeys",
+            events=engine.watches,
+            prepare=engine.prepare,
+        )

@@ -66,6 +66,11 @@ def _watched() -> frozenset[str]:
     return _cache[2]
 
 
+def watches(name: str) -> bool:
+    """Whether an event of this name can enroll, exit or convert anyone (the reactor's filter)."""
+    return name in _watched()
+
+
 def forget() -> None:
     """Drop the cached journeys (on a staff edit, and in tests)."""
     global _cache

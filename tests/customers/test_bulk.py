@@ -45,6 +45,23 @@ def test_update_rows_writes_text_numbers_dates_json_and_foreign_keys():
 
 
 @pytest.mark.django_db
+def test_update_rows_mixes_values_rows_share_with_values_they_do_not():
+    events = InteractionFactory.create_batch(4)
+    when = timezone.now()
+    for n, event in enumerate(events):
+        event.name = "Same for all"
+        event.summary = f"row {n}"
+        event.properties = {"n": n} if n % 2 else {}
+        event.agent = None
+        event.occurred_at = when
+    update_rows(events, ["name", "summary", "properties", "agent", "occurred_at"])
+    saved = Interaction.objects.filter(pk__in=[e.pk for e in events]).order_by("pk")
+    assert [(e.name, e.summary, e.properties, e.agent_id, e.occurred_at) for e in saved] == [
+        ("Same for all", f"row {n}", {"n": n} if n % 2 else {}, None, when) for n in range(4)
+    ]
+
+
+@pytest.mark.django_db
 def test_update_rows_with_nothing_to_write_sends_no_query(django_assert_num_queries):
     with django_assert_num_queries(0):
         update_rows([], ["first_name"])
