@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
-from django.urls import reverse
+
+from customers.links import link
 
 if TYPE_CHECKING:
     from channels.models import Message
@@ -43,21 +44,21 @@ def preferences_token(customer_public_id: Any) -> str:
 
 
 def unsubscribe_url(message: Message) -> str:
-    return absolute(reverse("channels:unsubscribe", args=[unsubscribe_token(message)]))
+    return link("channels:unsubscribe", unsubscribe_token(message))
 
 
 def preferences_url(customer_public_id: Any) -> str:
-    return absolute(reverse("channels:preferences", args=[preferences_token(customer_public_id)]))
+    return link("channels:preferences", preferences_token(customer_public_id))
 
 
 def open_url(message: Message) -> str:
     token = signing.dumps({"m": message.pk}, salt=OPEN_SALT, compress=True)
-    return absolute(reverse("channels:open", args=[token]))
+    return link("channels:open", token)
 
 
 def click_url(message: Message, index: int) -> str:
     token = signing.dumps({"m": message.pk, "l": index}, salt=CLICK_SALT, compress=True)
-    return absolute(reverse("channels:click", args=[token]))
+    return link("channels:click", token)
 
 
 def read(token: str, salt: str) -> dict[str, Any] | None:

@@ -14,12 +14,12 @@ import uuid
 
 from django.conf import settings
 from django.core import signing
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from commerce.models import Cart
 from customers import services as customers
 from customers.errors import DomainError
+from customers.links import link
 from customers.models import Customer, Interaction
 
 RESTORE_SALT = "commerce.cart_restore"
@@ -30,8 +30,7 @@ def restore_token(cart: Cart, public_id: object) -> str:
 
 
 def restore_url(cart: Cart, public_id: object) -> str:
-    path = reverse("cart-restore", args=[restore_token(cart, public_id)])
-    return settings.SITE_URL.rstrip("/") + path
+    return link("cart-restore", restore_token(cart, public_id))
 
 
 def shop_url(token: str) -> str:

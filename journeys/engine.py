@@ -20,7 +20,6 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
 from channels import policy
@@ -31,6 +30,7 @@ from commerce.restore import restore_url
 from commerce.services import sku_of, to_decimal
 from customers import reactors
 from customers.bulk import update_rows
+from customers.links import link
 from customers.models import Customer, Interaction
 from journeys.models import Enrollment, Journey, JourneyStep
 
@@ -468,4 +468,4 @@ class _Facts:
 def csat_url(enrollment: Enrollment) -> str:
     """The signed satisfaction page of an enrollment (post-purchase asks it)."""
     token = signing.dumps({"e": enrollment.pk}, salt=CSAT_SALT, compress=True)
-    return settings.SITE_URL.rstrip("/") + reverse("journeys:csat", args=[token])
+    return link("journeys:csat", token)
