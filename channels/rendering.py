@@ -60,7 +60,7 @@ def pick_template(key: str, kind: str, locale: str) -> Template | None:
     """The active template for this key and channel kind in the customer's language, else in
     the default language."""
     candidates = {
-        t.locale: t for t in Template.objects.filter(key=key, kind=kind, active=True).only("pk")
+        t.locale: t for t in Template.objects.filter(key=key, kind=kind, active=True).only("pk", "locale")
     }
     for wanted in (locale, settings.LANGUAGE_CODE):
         if wanted in candidates:

@@ -291,7 +291,7 @@ def advance_due(*, now: dt.datetime | None = None, limit: int = SWEEP_BATCH) -> 
         due = list(
             Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=Enrollment.Status.ACTIVE, next_run_at__lte=now)
-            .select_related("journey", "customer")
+            .select_related("customer")  # the journey and its steps come from _journeys()
             .order_by("next_run_at")[:limit]
         )
         if not due:
