@@ -59,9 +59,8 @@ def syntax_error(source: str) -> str | None:
 def pick_template(key: str, kind: str, locale: str) -> Template | None:
     """The active template for this key and channel kind in the customer's language, else in
     the default language."""
-    candidates = {
-        t.locale: t for t in Template.objects.filter(key=key, kind=kind, active=True).only("pk", "locale")
-    }
+    active = Template.objects.filter(key=key, kind=kind, active=True)
+    candidates = {t.locale: t for t in active.only("pk", "locale")}
     for wanted in (locale, settings.LANGUAGE_CODE):
         if wanted in candidates:
             return Template.objects.get(pk=candidates[wanted].pk)

@@ -263,7 +263,7 @@ DELIVERY_RETRY_BASE_SECONDS = envint("DELIVERY_RETRY_BASE_SECONDS", 30)
 # A message "sending" for longer than this was cut off by a crash: it is queued again.
 DELIVERY_SENDING_TIMEOUT_SECONDS = envint("DELIVERY_SENDING_TIMEOUT_SECONDS", 600)
 # A fan-out hands its messages to the workers in tasks of this many.
-DELIVERY_TASK_CHUNK = envint("DELIVERY_TASK_CHUNK", 50)
+DELIVERY_TASK_CHUNK = envint("DELIVERY_TASK_CHUNK", 200)
 # How many due messages one sweep hands to the workers.
 DELIVERY_SWEEP_BATCH = envint("DELIVERY_SWEEP_BATCH", 500)
 
