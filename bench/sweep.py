@@ -226,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         unsent = Message.objects.filter(status__in=Message.PENDING)  # the partial index
         pending = Enrollment.objects.filter(status="active", next_run_at__lte=time_now())
         ticks = [-TICK]
+        swept: list[float] = []
 
         def finished() -> bool:
             # Beat's part: every tick, two sweep tasks (each runs up to 45 s, batch after
@@ -234,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
                 ticks.append(time.perf_counter())
                 advance_due.delay()
                 advance_due.delay()
-            return not pending.exists() and not unsent.exists()
+            if not swept and not pending.exists():
+                swept.append(time.perf_counter())  # every reminder claimed and its message made
+            return bool(swept) and not unsent.exists()
 
         # Polled twice a second: counting a growing table must not steal the workers' CPU.
         ended = wait_until(finished, 3600, "reminders to be sent", every=0.5)
@@ -250,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         f"sweep: {due:,} reminders in {ended - started:.1f} s = {rate:,.0f} reminders/s "
         f"(2 worker processes; advance + send_many + delivery via locmem); "
         f"{messages:,} messages, {sent:,} sent"
+    )
+    print(
+        f"  of which the sweep itself (claim, re-check, messages made and queued) was done "
+        f"after {swept[0] - started:.1f} s ({due / (swept[0] - started):,.0f}/s, delivery running "
+        f"alongside on the same 2 processes)"
     )
     verdict = "ok" if rate >= GOAL_RATE and ratio >= GOAL_RATIO else "missed"
     goals = f"goals ≥ {GOAL_RATE:,}/s and ≥ {GOAL_RATIO}"
