@@ -16,8 +16,11 @@ each with a line, and an abandoned-cart enrollment each, a tenth of them due. Th
    ``DELIVERY_TASK_CHUNK`` per task), from the moment the warmed-up worker gets the first sweep
    to the last reminder ``sent``.
 
-Prints both rates and their ratio (goals: ≥ 2,000 reminders/s and ratio ≥ 0.05), and the
-EXPLAIN of the due query.
+Prints the sweep's rate — when every due reminder has been claimed, re-checked and its message
+made and queued (what the goals of issue 5 name: ≥ 2,000 reminders/s and ratio ≥ 0.05 to the
+raw claim) — and the end-to-end rate, until every message is also delivered by the same two
+processes, each with its ratio; and the EXPLAIN of the due query. ``--check`` holds the
+end-to-end ratio above a floor far below the goals (a gross regression, not a noisy machine).
 """
 
 from __future__ import annotations
@@ -248,20 +251,22 @@ def main(argv: list[str] | None = None) -> int:
 
     messages = Message.objects.count()
     sent = Message.objects.filter(status=Message.Status.SENT).count()
-    ratio = rate / raw
-    print(
-        f"sweep: {due:,} reminders in {ended - started:.1f} s = {rate:,.0f} reminders/s "
-        f"(2 worker processes; advance + send_many + delivery via locmem); "
-        f"{messages:,} messages, {sent:,} sent"
-    )
-    print(
-        f"  of which the sweep itself (claim, re-check, messages made and queued) was done "
-        f"after {swept[0] - started:.1f} s ({due / (swept[0] - started):,.0f}/s, delivery running "
-        f"alongside on the same 2 processes)"
-    )
-    verdict = "ok" if rate >= GOAL_RATE and ratio >= GOAL_RATIO else "missed"
+    sweep_rate = due / (swept[0] - started)
     goals = f"goals ≥ {GOAL_RATE:,}/s and ≥ {GOAL_RATIO}"
-    print(f"sweep/raw-claim ratio: {ratio:.3f} ({goals}: {verdict})")
+    for label, what, seconds, per_second in (
+        ("sweep", "claimed, re-checked, messages made and queued", swept[0] - started, sweep_rate),
+        ("end to end", "… and every message delivered too", ended - started, rate),
+    ):
+        verdict = "ok" if per_second >= GOAL_RATE and per_second / raw >= GOAL_RATIO else "missed"
+        print(
+            f"{label}: {due:,} reminders {what} in {seconds:.1f} s = {per_second:,.0f}/s; "
+            f"ratio to the raw claim {per_second / raw:.3f} ({goals}: {verdict})"
+        )
+    print(
+        f"  (one worker, 2 processes, sweeping and delivering at once via locmem; "
+        f"{messages:,} messages, {sent:,} sent)"
+    )
+    ratio = rate / raw
     if args.check:
         problems = []
         if not messages == sent == due:
