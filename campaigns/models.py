@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -68,3 +70,116 @@ class SegmentMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment_id}/{self.customer_id}"
+
+
+class Campaign(models.Model):
+    """One message to a segment, written once per channel and language (templates of the
+    channels app under ``template_key``), sent on each customer's best consented channel.
+    Status moves only as ``campaigns.lifecycle`` allows, and every move is audited."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENDING = "sending", _("Sending")
+        PAUSED = "paused", _("Paused")
+        SENT = "sent", _("Sent")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class Schedule(models.TextChoices):
+        NOW = "now", _("Send now")
+        AT = "at", _("At a date and time")
+        RECURRING = "recurring", _("Recurring")
+
+    name = models.CharField(_("name"), max_length=150)
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("segment"), on_delete=models.PROTECT, related_name="campaigns"
+    )
+    channels = models.JSONField(
+        _("channels"),
+        default=list,
+        help_text=_("Channel kinds in order of preference, e.g. email, then sms."),
+    )
+    template_key = models.CharField(
+        _("content"),
+        max_length=100,
+        help_text=_("The key of the message templates: one per channel and language."),
+    )
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("hold-out %"),
+        default=0,
+        help_text=_("This share of the audience gets nothing, to measure the true uplift."),
+    )
+    goal_event = models.CharField(_("goal event"), max_length=200, default="Order Completed")
+    goal_window = models.DurationField(_("goal window"), default=timedelta(days=5))
+    throttle_per_minute = models.PositiveIntegerField(
+        _("messages per minute"), default=0, help_text=_("0: as fast as the channels allow.")
+    )
+    window_start = models.TimeField(_("send window starts"), null=True, blank=True)
+    window_end = models.TimeField(_("send window ends"), null=True, blank=True)
+    schedule = models.CharField(
+        _("schedule"), max_length=20, choices=Schedule.choices, default=Schedule.NOW
+    )
+    send_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    crontab = models.CharField(
+        _("recurrence"),
+        max_length=100,
+        blank=True,
+        help_text=_('Minute hour day month weekday, e.g. "0 10 * * 6" for Saturdays at 10:00.'),
+    )
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Tehran")
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at", "-pk"]
+        permissions = [("approve_campaign", _("Can schedule a campaign over the approval size"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(holdout_percent__lte=50), name="campaigns_holdout_at_most_half"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignChange(models.Model):
+    """The audit trail: who moved a campaign from which status to which, when, and why."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="changes"
+    )
+    action = models.CharField(_("action"), max_length=40)
+    from_status = models.CharField(_("from"), max_length=20, blank=True)
+    to_status = models.CharField(_("to"), max_length=20, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("campaign change")
+        verbose_name_plural = _("campaign changes")
+        ordering = ["campaign", "at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.from_status} → {self.to_status}"

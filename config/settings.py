@@ -276,6 +276,10 @@ BACK_IN_STOCK_BATCH_MULTIPLIER = float(os.environ.get("BACK_IN_STOCK_BATCH_MULTI
 CART_RESTORE_URL = os.environ.get("CART_RESTORE_URL", "")
 CART_RESTORE_MAX_AGE = envint("CART_RESTORE_MAX_AGE_DAYS", 30) * 24 * 3600
 
+# Campaigns: scheduling one that would reach more customers than this needs the
+# "approve campaign" permission (0: never).
+CAMPAIGN_APPROVAL_SIZE = envint("CAMPAIGN_APPROVAL_SIZE", 50_000)
+
 # A journey's goal (an order) counts as its conversion within this long after its last message,
 # by that message's channel; other channels use the journey's own goal window.
 JOURNEY_ATTRIBUTION_WINDOWS = {
