@@ -8,7 +8,8 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         from campaigns import merging
-        from campaigns.models import SegmentMember
+        from campaigns.models import Recipient, SegmentMember
         from customers import relocation
 
-        relocation.register(SegmentMember, handler=merging.MembershipRelocation())
+        relocation.register(SegmentMember, handler=merging.OncePerGroup("segment"))
+        relocation.register(Recipient, handler=merging.OncePerGroup("run"))

@@ -1,24 +1,28 @@
-"""How a customer merge moves static segment memberships (registered in CampaignsConfig.ready)."""
+"""How a customer merge moves campaign rows (registered in CampaignsConfig.ready)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from campaigns.models import SegmentMember
 from customers.relocation import Moved, Relocation
 
 if TYPE_CHECKING:
     from customers.models import Customer
 
 
-class MembershipRelocation(Relocation):
-    """The duplicate's memberships move, except of lists the survivor is on already: those
-    stay on the tombstone (an undo finds them there)."""
+class OncePerGroup(Relocation):
+    """Rows unique per (group, customer) — a list's members, a run's recipients: the
+    duplicate's move, except in groups the survivor is in already; those stay on the
+    tombstone (an undo finds them there)."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
 
     def move(self, *, duplicate: Customer, survivor: Customer) -> Moved:
-        ours = SegmentMember.objects.filter(customer=survivor).values("segment_id")
-        rows = SegmentMember.objects.filter(customer=duplicate).exclude(segment_id__in=ours)
-        ids = sorted(rows.values_list("pk", flat=True))
+        rows = self.model._default_manager
+        ours = rows.filter(customer=survivor).values(self.group)
+        theirs = rows.filter(customer=duplicate).exclude(**{f"{self.group}__in": ours})
+        ids = sorted(theirs.values_list("pk", flat=True))
         if ids:
-            SegmentMember.objects.filter(pk__in=ids).update(customer=survivor)
+            rows.filter(pk__in=ids).update(customer=survivor)
         return Moved(ids=ids)

@@ -183,3 +183,84 @@ class CampaignChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}: {self.from_status} → {self.to_status}"
+
+
+class CampaignRun(models.Model):
+    """One sending of a campaign (a recurring campaign has one per occurrence): its audience
+    materialised as ``Recipient`` rows, then fanned out in chunks."""
+
+    class Status(models.TextChoices):
+        SENDING = "sending", _("Sending")
+        PAUSED = "paused", _("Paused")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="runs"
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.SENDING
+    )
+    audience = models.PositiveIntegerField(_("audience"), default=0)
+    holdout = models.PositiveIntegerField(_("hold-out"), default=0)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign run")
+        verbose_name_plural = _("campaign runs")
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} #{self.pk}"
+
+
+class Recipient(models.Model):
+    """A customer in a run's audience: held out (gets nothing, measures uplift), or waiting for
+    the fan-out, or handed to the outbox (``message``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        HANDED = "handed", _("Handed to the outbox")
+        HELD_OUT = "held_out", _("Held out")
+
+    run = models.ForeignKey(
+        CampaignRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="recipients"
+    )
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="campaign_recipients",
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PENDING
+    )
+    message = models.ForeignKey(
+        "channels.Message",
+        verbose_name=_("message"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        verbose_name = _("recipient")
+        verbose_name_plural = _("recipients")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "customer"], name="campaigns_one_recipient")
+        ]
+        indexes = [
+            # The fan-out's claim: a run's waiting recipients in id order.
+            models.Index(
+                fields=["run", "id"],
+                name="campaigns_recipient_waiting",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(fields=["customer"], name="campaigns_recipient_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.customer_id}"

@@ -1,0 +1,159 @@
+"""Running a campaign: materialise its audience, hold some out, fan out in chunks.
+
+``start`` makes a ``CampaignRun`` whose audience is written as ``Recipient`` rows by one
+``INSERT … SELECT`` of the segment's query (the database does it; no customer passes through
+Python), marks the hold-out share at random, and queues the fan-out. ``send_chunk`` claims the
+next waiting recipients with ``SKIP LOCKED``, hands them to the outbox with ``send_many`` under
+``campaign:<run>:<customer>`` and marks them, in one transaction; then it queues itself again
+(at once, or a minute later under a throttle). Pause and cancel are read at every chunk. A
+worker killed mid-chunk leaves its recipients waiting, and the idempotency keys make the
+retried chunk send nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from campaigns import lifecycle, segments
+from campaigns.models import Campaign, CampaignRun, Recipient
+from channels import services as outbox
+from channels.models import Message
+from customers.models import Customer
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 500
+
+
+def start(campaign: Campaign, *, now: dt.datetime | None = None) -> CampaignRun | None:
+    """Begin a run of a scheduled campaign (beat calls this at its time); None when the
+    campaign is no longer scheduled (cancelled or unscheduled meanwhile)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().select_related("segment").get(pk=campaign.pk)
+        if locked.status != Campaign.Status.SCHEDULED:
+            return None
+        lifecycle.move(locked, "start", note="run started")
+        run = CampaignRun.objects.create(campaign=locked, started_at=now)
+        run.audience = _materialise(run, locked, now)
+        run.holdout = _hold_out(run, locked.holdout_percent)
+        run.save(update_fields=["audience", "holdout"])
+        transaction.on_commit(lambda: _queue(run.pk))
+    logger.info("campaigns.run_started run=%s audience=%s", run.pk, run.audience)
+    return run
+
+
+def _materialise(run: CampaignRun, campaign: Campaign, now: dt.datetime) -> int:
+    members = segments.members(campaign.segment, now=now).order_by().values(member=F("pk"))
+    sql, params = members.query.sql_with_params()
+    table = Recipient._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Only the segment's compiled query and placeholders; the table is the model's own.
+            f"INSERT INTO {table} (run_id, customer_id, status) "
+            f"SELECT %s, audience.member, %s FROM ({sql}) AS audience",
+            [run.pk, Recipient.Status.PENDING, *params],
+        )
+        return cursor.rowcount
+
+
+def _hold_out(run: CampaignRun, percent: int) -> int:
+    """Mark ``percent`` of the audience, chosen at random, as held out; returns how many."""
+    size = run.audience * percent // 100
+    if not size:
+        return 0
+    chosen = Recipient.objects.filter(run=run).order_by("?").values_list("pk", flat=True)[:size]
+    return Recipient.objects.filter(pk__in=list(chosen)).update(status=Recipient.Status.HELD_OUT)
+
+
+def _queue(run_id: int, *, countdown: int = 0) -> None:
+    from campaigns.tasks import send_chunk
+
+    send_chunk.apply_async((run_id,), countdown=countdown)
+
+
+def send_chunk(run_id: int, *, now: dt.datetime | None = None) -> int:
+    """Hand the next chunk of a run's waiting recipients to the outbox; returns how many.
+    Queues the next chunk, or finishes the run when none is left."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        run = CampaignRun.objects.select_for_update().select_related("campaign").get(pk=run_id)
+        if run.status != CampaignRun.Status.SENDING:
+            return 0  # paused or cancelled: resume queues it again
+        campaign = run.campaign
+        size = min(CHUNK, campaign.throttle_per_minute or CHUNK)
+        chosen = list(
+            Recipient.objects.select_for_update(skip_locked=True)
+            .filter(run=run, status=Recipient.Status.PENDING)
+            .order_by("pk")
+            .values_list("pk", "customer_id")[:size]
+        )
+        if not chosen:
+            _finish(run, now)
+            return 0
+        people = Customer.objects.in_bulk([customer for _, customer in chosen])
+        messages = outbox.send_many(
+            [
+                outbox.Request(
+                    customer=people[customer],
+                    purpose=Message.Purpose.MARKETING,
+                    idempotency_key=f"campaign:{run.pk}:{customer}",
+                    channels=list(campaign.channels),
+                    template=campaign.template_key,
+                    intent="campaign",
+                )
+                for _, customer in chosen
+            ]
+        )
+        handed = [
+            Recipient(pk=pk, status=Recipient.Status.HANDED, message=message)
+            for (pk, _), message in zip(chosen, messages, strict=True)
+        ]
+        Recipient.objects.bulk_update(handed, ["status", "message"])
+        more = len(chosen) == size
+        countdown = 60 if campaign.throttle_per_minute else 0
+        transaction.on_commit(lambda: _queue(run_id, countdown=countdown if more else 0))
+    return len(chosen)
+
+
+def _finish(run: CampaignRun, now: dt.datetime) -> None:
+    run.status, run.finished_at = CampaignRun.Status.DONE, now
+    run.save(update_fields=["status", "finished_at"])
+    if run.campaign.status == Campaign.Status.SENDING:
+        lifecycle.move(run.campaign, "finish", note=f"run {run.pk} done")
+    logger.info("campaigns.run_done run=%s", run.pk)
+
+
+def pause(campaign: Campaign, *, by: object = None) -> None:
+    with transaction.atomic():
+        lifecycle.move(campaign, "pause", by=by)
+        CampaignRun.objects.filter(campaign=campaign, status=CampaignRun.Status.SENDING).update(
+            status=CampaignRun.Status.PAUSED
+        )
+
+
+def resume(campaign: Campaign, *, by: object = None) -> None:
+    with transaction.atomic():
+        lifecycle.move(campaign, "resume", by=by)
+        runs = list(
+            CampaignRun.objects.filter(
+                campaign=campaign, status=CampaignRun.Status.PAUSED
+            ).values_list("pk", flat=True)
+        )
+        CampaignRun.objects.filter(pk__in=runs).update(status=CampaignRun.Status.SENDING)
+        for run_id in runs:
+            transaction.on_commit(lambda run_id=run_id: _queue(run_id))
+
+
+def cancel(campaign: Campaign, *, by: object = None) -> None:
+    """Stop for good: waiting recipients stay unsent; messages already queued still go."""
+    with transaction.atomic():
+        lifecycle.move(campaign, "cancel", by=by)
+        CampaignRun.objects.filter(
+            campaign=campaign, status__in=[CampaignRun.Status.SENDING, CampaignRun.Status.PAUSED]
+        ).update(status=CampaignRun.Status.CANCELLED, finished_at=timezone.now())
