@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.db import transaction
@@ -106,6 +107,8 @@ def sendable_problems(campaign: Campaign) -> list[str]:
             problems.append(_("Choose a time in the future."))
     if campaign.schedule == Campaign.Schedule.RECURRING and not _valid_crontab(campaign.crontab):
         problems.append(_('The recurrence must be five fields, e.g. "0 10 * * 6".'))
+    if campaign.time_zone not in available_timezones():
+        problems.append(_("%(zone)s is not a time zone.") % {"zone": campaign.time_zone})
     if (campaign.window_start is None) != (campaign.window_end is None):
         problems.append(_("A send window needs both a start and an end."))
     if campaign.segment.kind == campaign.segment.Kind.DYNAMIC:
