@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns import segments
 from campaigns.models import Campaign, CampaignChange
@@ -53,10 +54,10 @@ def move(campaign: Campaign, action: str, *, by: Any = None, note: str = "") -> 
         if target is None:
             raise DomainError(
                 "not_allowed",
-                _("A %(status)s campaign cannot be %(action)s.")
+                _("“%(action)s” is not possible for a campaign in status “%(status)s”.")
                 % {
-                    "status": locked.get_status_display().lower(),
-                    "action": _ACTION_WORDS.get(action, action),
+                    "status": locked.get_status_display(),
+                    "action": ACTION_LABELS.get(action, action),
                 },
                 status=409,
             )
@@ -79,14 +80,15 @@ def move(campaign: Campaign, action: str, *, by: Any = None, note: str = "") -> 
     return locked
 
 
-_ACTION_WORDS = {
-    "schedule": "scheduled",
-    "unschedule": "unscheduled",
-    "start": "started",
-    "pause": "paused",
-    "resume": "resumed",
-    "finish": "finished",
-    "cancel": "cancelled",
+# The moves' names, for messages and the admin's buttons.
+ACTION_LABELS = {
+    "schedule": gettext_lazy("Schedule"),
+    "unschedule": gettext_lazy("Unschedule"),
+    "start": gettext_lazy("Start"),
+    "pause": gettext_lazy("Pause"),
+    "resume": gettext_lazy("Resume"),
+    "finish": gettext_lazy("Finish"),
+    "cancel": gettext_lazy("Cancel"),
 }
 
 

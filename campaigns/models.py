@@ -163,8 +163,8 @@ class CampaignChange(models.Model):
         Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="changes"
     )
     action = models.CharField(_("action"), max_length=40)
-    from_status = models.CharField(_("from"), max_length=20, blank=True)
-    to_status = models.CharField(_("to"), max_length=20, blank=True)
+    from_status = models.CharField(_("status before"), max_length=20, blank=True)
+    to_status = models.CharField(_("status after"), max_length=20, blank=True)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("by"),
