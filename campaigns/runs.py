@@ -97,6 +97,10 @@ def send_chunk(run_id: int, *, now: dt.datetime | None = None) -> int:
             _finish(run, now)
             return 0
         people = Customer.objects.in_bulk([customer for _, customer in chosen])
+        context = {}
+        if campaign.window_start is not None and campaign.window_end is not None:
+            # Delivery's send-window rule reads it from the message (channels.policy).
+            context["send_window"] = f"{campaign.window_start:%H:%M}-{campaign.window_end:%H:%M}"
         messages = outbox.send_many(
             [
                 outbox.Request(
@@ -106,6 +110,7 @@ def send_chunk(run_id: int, *, now: dt.datetime | None = None) -> int:
                     channels=list(campaign.channels),
                     template=campaign.template_key,
                     intent="campaign",
+                    context=context,
                 )
                 for _, customer in chosen
             ]

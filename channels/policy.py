@@ -211,11 +211,19 @@ def forget_caps() -> None:
 
 
 def send_window(message: Message) -> tuple[dt.time, dt.time] | None:
-    """The channel's window, else the DELIVERY_SEND_WINDOW setting ("09:00-21:00"; "" = none)."""
+    """The message's own window (a campaign's, kept in its context as "10:00-18:00"), else the
+    channel's, else the DELIVERY_SEND_WINDOW setting ("09:00-21:00"; "" = none)."""
+    own = (message.context or {}).get("send_window")
+    if own:
+        return _parse_window(own)
     channel = message.channel
     if channel is not None and channel.window_start is not None:
         return channel.window_start, channel.window_end
-    text = settings.DELIVERY_SEND_WINDOW.strip()
+    return _parse_window(settings.DELIVERY_SEND_WINDOW)
+
+
+def _parse_window(text: str) -> tuple[dt.time, dt.time] | None:
+    text = text.strip()
     if not text:
         return None
     start, end = (dt.time.fromisoformat(part.strip()) for part in text.split("-", 1))

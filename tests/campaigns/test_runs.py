@@ -2,12 +2,18 @@
 chunks that pause, resume and cancel stop and restart without sending anyone twice or skipping
 anyone."""
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import pytest
+import time_machine
 
 from campaigns import lifecycle, runs
 from campaigns.models import Campaign, CampaignRun, Recipient, Segment
+from channels import services as outbox
 from channels.models import Channel, Message, Template
 from customers.consents import set_consent
+from customers.models import Customer
 from tests.customers.factories import CustomerFactory, IdentityFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +100,19 @@ def test_cancel_stops_the_rest(campaign, monkeypatch):
     assert Message.objects.count() == 3
     assert Recipient.objects.filter(run=run, status="pending").count() == 5
     assert Campaign.objects.get(pk=campaign.pk).status == "cancelled"
+
+
+def test_the_campaigns_send_window_holds_its_messages(campaign):
+    tehran = ZoneInfo("Asia/Tehran")
+    campaign.window_start, campaign.window_end = dt.time(10), dt.time(11)
+    campaign.holdout_percent = 0
+    campaign.save()
+    Customer.objects.update(time_zone="Asia/Tehran")
+    noon = dt.datetime(2026, 11, 24, 12, 0, tzinfo=tehran)  # a Tuesday, inside 09–21
+    with time_machine.travel(noon, tick=False):
+        run = runs.start(campaign)
+        drain(run)
+        message = Message.objects.filter(idempotency_key__startswith="campaign:").first()
+        assert outbox.deliver(message.pk) == "deferred"
+    message.refresh_from_db()
+    assert message.not_before.astimezone(tehran) == dt.datetime(2026, 11, 25, 10, 0, tzinfo=tehran)
