@@ -5,7 +5,8 @@
 Python), marks the hold-out share at random, and queues the fan-out. ``send_chunk`` claims the
 next waiting recipients with ``SKIP LOCKED``, hands them to the outbox with ``send_many`` under
 ``campaign:<run>:<customer>`` and marks them, in one transaction; then it queues itself again
-(at once, or a minute later under a throttle). Pause and cancel are read at every chunk. A
+(at once, or a minute later under a throttle). ``CAMPAIGN_FANOUT_CHAINS`` such chains run side by
+side, so every worker process can take part. Pause and cancel are read at every chunk. A
 worker killed mid-chunk leaves its recipients waiting, and the idempotency keys make the
 retried chunk send nothing twice.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -43,7 +45,8 @@ def start(campaign: Campaign, *, now: dt.datetime | None = None) -> CampaignRun 
         run.audience = _materialise(run, locked, now)
         run.holdout = _hold_out(run, locked.holdout_percent)
         run.save(update_fields=["audience", "holdout"])
-        transaction.on_commit(lambda: _queue(run.pk))
+        for _ in range(_chains(locked)):
+            transaction.on_commit(lambda: _queue(run.pk))
     logger.info("campaigns.run_started run=%s audience=%s", run.pk, run.audience)
     return run
 
@@ -71,6 +74,12 @@ def _hold_out(run: CampaignRun, percent: int) -> int:
     return Recipient.objects.filter(pk__in=list(chosen)).update(status=Recipient.Status.HELD_OUT)
 
 
+def _chains(campaign: Campaign) -> int:
+    """How many chunk chains fan a run out side by side (``SKIP LOCKED`` keeps them apart);
+    one under a throttle, so the per-minute budget holds."""
+    return 1 if campaign.throttle_per_minute else max(1, settings.CAMPAIGN_FANOUT_CHAINS)
+
+
 def _queue(run_id: int, *, countdown: int = 0) -> None:
     from campaigns.tasks import send_chunk
 
@@ -94,7 +103,10 @@ def send_chunk(run_id: int, *, now: dt.datetime | None = None) -> int:
             .values_list("pk", "customer_id")[:size]
         )
         if not chosen:
-            _finish(run, now)
+            # Rows another chain holds are still waiting (their change is not visible yet):
+            # that chain finishes the run.
+            if not Recipient.objects.filter(run=run, status=Recipient.Status.PENDING).exists():
+                _finish(run, now)
             return 0
         people = Customer.objects.in_bulk([customer for _, customer in chosen])
         context = {}
@@ -152,7 +164,8 @@ def resume(campaign: Campaign, *, by: object = None) -> None:
         )
         CampaignRun.objects.filter(pk__in=runs).update(status=CampaignRun.Status.SENDING)
         for run_id in runs:
-            transaction.on_commit(lambda run_id=run_id: _queue(run_id))
+            for _ in range(_chains(campaign)):
+                transaction.on_commit(lambda run_id=run_id: _queue(run_id))
 
 
 def cancel(campaign: Campaign, *, by: object = None) -> None:

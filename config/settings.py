@@ -279,6 +279,8 @@ CART_RESTORE_MAX_AGE = envint("CART_RESTORE_MAX_AGE_DAYS", 30) * 24 * 3600
 # Campaigns: scheduling one that would reach more customers than this needs the
 # "approve campaign" permission (0: never).
 CAMPAIGN_APPROVAL_SIZE = envint("CAMPAIGN_APPROVAL_SIZE", 50_000)
+# A run's fan-out: this many chunk tasks side by side (one under a per-minute throttle).
+CAMPAIGN_FANOUT_CHAINS = envint("CAMPAIGN_FANOUT_CHAINS", 2)
 
 # A journey's goal (an order) counts as its conversion within this long after its last message,
 # by that message's channel; other channels use the journey's own goal window.
