@@ -25,6 +25,7 @@ from campaigns import lifecycle, segments
 from campaigns.models import Campaign, CampaignRun, Recipient
 from channels import services as outbox
 from channels.models import Message
+from customers.bulk import update_rows
 from customers.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,9 @@ def send_chunk(run_id: int, *, now: dt.datetime | None = None) -> int:
     Queues the next chunk, or finishes the run when none is left."""
     now = now or timezone.now()
     with transaction.atomic():
-        run = CampaignRun.objects.select_for_update().select_related("campaign").get(pk=run_id)
+        # Not locked: the chains of a run work side by side; pause and cancel show at the next
+        # chunk, and the finish below locks the run.
+        run = CampaignRun.objects.select_related("campaign").get(pk=run_id)
         if run.status != CampaignRun.Status.SENDING:
             return 0  # paused or cancelled: resume queues it again
         campaign = run.campaign
@@ -131,7 +134,7 @@ def send_chunk(run_id: int, *, now: dt.datetime | None = None) -> int:
             Recipient(pk=pk, status=Recipient.Status.HANDED, message=message)
             for (pk, _), message in zip(chosen, messages, strict=True)
         ]
-        Recipient.objects.bulk_update(handed, ["status", "message"])
+        update_rows(handed, ["status", "message"])
         more = len(chosen) == size
         countdown = 60 if campaign.throttle_per_minute else 0
         transaction.on_commit(lambda: _queue(run_id, countdown=countdown if more else 0))
@@ -139,6 +142,9 @@ def send_chunk(run_id: int, *, now: dt.datetime | None = None) -> int:
 
 
 def _finish(run: CampaignRun, now: dt.datetime) -> None:
+    run = CampaignRun.objects.select_for_update().select_related("campaign").get(pk=run.pk)
+    if run.status != CampaignRun.Status.SENDING:
+        return  # another chain finished it, or it was paused or cancelled meanwhile
     run.status, run.finished_at = CampaignRun.Status.DONE, now
     run.save(update_fields=["status", "finished_at"])
     if run.campaign.status == Campaign.Status.SENDING:
