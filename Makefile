@@ -57,12 +57,14 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/campaign.py
 
 bench-check: install
 	$(BIN)/python bench/timeline.py --quick --check
 	$(BIN)/python bench/ingest.py --quick --check
 	$(BIN)/python bench/delivery.py --quick --check
 	$(BIN)/python bench/sweep.py --quick --check
+	$(BIN)/python bench/campaign.py --quick --check
 
 clean:
 	rm -rf $(VENV) .tools var

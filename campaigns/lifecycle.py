@@ -107,7 +107,7 @@ def sendable_problems(campaign: Campaign) -> list[str]:
     if campaign.schedule == Campaign.Schedule.AT:
         if campaign.send_at is None or campaign.send_at <= timezone.now():
             problems.append(_("Choose a time in the future."))
-    if campaign.schedule == Campaign.Schedule.RECURRING and not _valid_crontab(campaign.crontab):
+    if campaign.schedule == Campaign.Schedule.RECURRING and not valid_crontab(campaign.crontab):
         problems.append(_('The recurrence must be five fields, e.g. "0 10 * * 6".'))
     if campaign.time_zone not in available_timezones():
         problems.append(_("%(zone)s is not a time zone.") % {"zone": campaign.time_zone})
@@ -137,7 +137,7 @@ def _check_schedule(campaign: Campaign, by: Any) -> None:
             )
 
 
-def _valid_crontab(text: str) -> bool:
+def valid_crontab(text: str) -> bool:
     from celery.schedules import crontab
 
     fields = text.split()
