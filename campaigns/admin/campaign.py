@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import zoneinfo
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from django import forms
@@ -33,6 +33,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from campaigns import lifecycle, runs, scheduling, segments
+from campaigns.admin import results
 from campaigns.models import Campaign, CampaignRun
 from channels import links, rendering
 from channels.backends.base import DeliveryError, Outgoing
@@ -521,8 +522,8 @@ class CampaignAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
         return {"languages": settings.LANGUAGES, "rows": rows}
 
     def results_url(self, run: CampaignRun) -> str:
-        """Where a run's results are read; none yet (the results page comes later)."""
-        return ""
+        """Where a run's results are read (campaigns/admin/results.py)."""
+        return reverse("admin:campaigns_campaign_results", args=[run.pk])
 
     # --- Buttons --------------------------------------------------------------------------------
 
@@ -539,6 +540,11 @@ class CampaignAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
             for action in BUTTONS
         ]
         return [
+            path(
+                "runs/<int:run_id>/results/",
+                view(partial(results.results_view, self)),
+                name=f"{info}_results",
+            ),
             *moves,
             path(
                 "<path:object_id>/test-send/", view(self.test_send_view), name=f"{info}_test_send"

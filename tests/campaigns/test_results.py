@@ -103,3 +103,29 @@ def test_a_runs_figures_and_its_uplift_against_the_hold_out(sent_run, client):
 def test_results_take_a_fixed_number_of_queries(sent_run, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):
         results.for_run(sent_run)
+
+
+def test_the_results_page_shows_the_figures_and_their_bars(
+    sent_run, client, django_assert_max_num_queries
+):
+    from django.urls import reverse
+
+    from tests.customers.factories import StaffFactory
+
+    held = Recipient.objects.filter(run=sent_run, status="held_out").first()
+    order(held.customer, 9, "40.00", sent_run.started_at + dt.timedelta(hours=2))
+    url = reverse("admin:campaigns_campaign_results", args=[sent_run.pk])
+    client.force_login(StaffFactory(role="Support agent"))
+    assert client.get(url).status_code == 403
+
+    client.force_login(StaffFactory(role="Marketing"))
+    with django_assert_max_num_queries(12):
+        page = client.get(url)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "crm-bar-fill" in text
+    assert "50.0% (1 / 2)" in text  # the hold-out's conversion
+    assert "0.0% (0 / 8)" in text
+    assert "-50.0" in text  # uplift in points
+    change = client.get(reverse("admin:campaigns_campaign_change", args=[sent_run.campaign_id]))
+    assert url in change.content.decode()
