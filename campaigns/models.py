@@ -204,6 +204,9 @@ class CampaignRun(models.Model):
     audience = models.PositiveIntegerField(_("audience"), default=0)
     holdout = models.PositiveIntegerField(_("hold-out"), default=0)
     started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    # When a chunk last handed recipients over: a sending run quiet for long lost its chains
+    # (a worker killed mid-chunk); the "Resume stalled campaign runs" task queues them again.
+    last_chunk_at = models.DateTimeField(_("last chunk at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:

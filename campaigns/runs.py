@@ -18,7 +18,7 @@ import logging
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from campaigns import lifecycle, segments
@@ -94,9 +94,9 @@ def send_chunk(run_id: int, *, now: dt.datetime | None = None) -> int:
     with transaction.atomic():
         # Not locked: the chains of a run work side by side; pause and cancel show at the next
         # chunk, and the finish below locks the run.
-        run = CampaignRun.objects.select_related("campaign").get(pk=run_id)
-        if run.status != CampaignRun.Status.SENDING:
-            return 0  # paused or cancelled: resume queues it again
+        run = CampaignRun.objects.select_related("campaign").filter(pk=run_id).first()
+        if run is None or run.status != CampaignRun.Status.SENDING:
+            return 0  # paused or cancelled (resume queues it again), or deleted
         campaign = run.campaign
         size = min(CHUNK, campaign.throttle_per_minute or CHUNK)
         chosen = list(
@@ -135,10 +135,34 @@ def send_chunk(run_id: int, *, now: dt.datetime | None = None) -> int:
             for (pk, _), message in zip(chosen, messages, strict=True)
         ]
         update_rows(handed, ["status", "message"])
+        # Last in the transaction: the run's row is locked only for the commit.
+        CampaignRun.objects.filter(pk=run.pk).update(last_chunk_at=now)
         more = len(chosen) == size
         countdown = 60 if campaign.throttle_per_minute else 0
         transaction.on_commit(lambda: _queue(run_id, countdown=countdown if more else 0))
     return len(chosen)
+
+
+def requeue_stalled(*, now: dt.datetime | None = None) -> int:
+    """Queue the chains of sending runs that handed nothing over for CAMPAIGN_STALLED_SECONDS
+    but still have recipients waiting (their chain died with a worker). Extra chains are
+    harmless: ``SKIP LOCKED`` and the idempotency keys keep every recipient to one message.
+    Returns how many runs were restarted."""
+    now = now or timezone.now()
+    quiet = now - dt.timedelta(seconds=settings.CAMPAIGN_STALLED_SECONDS)
+    stalled = list(
+        CampaignRun.objects.filter(status=CampaignRun.Status.SENDING)
+        .filter(Q(last_chunk_at__lt=quiet) | Q(last_chunk_at=None, started_at__lt=quiet))
+        .filter(
+            Exists(Recipient.objects.filter(run=OuterRef("pk"), status=Recipient.Status.PENDING))
+        )
+        .select_related("campaign")
+    )
+    for run in stalled:
+        logger.warning("campaigns.run_stalled run=%s last_chunk_at=%s", run.pk, run.last_chunk_at)
+        for _ in range(_chains(run.campaign)):
+            _queue(run.pk)
+    return len(stalled)
 
 
 def _finish(run: CampaignRun, now: dt.datetime) -> None:

@@ -48,6 +48,14 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         "expires_seconds": 55,
     },
     {
+        "name": "Resume stalled campaign runs",
+        "task": "campaigns.requeue_stalled",
+        "every_seconds": 60,
+        "description": "Queues again the fan-out of a sending campaign run whose chunk workers "
+        "died (a killed worker); nobody gets the campaign twice.",
+        "expires_seconds": 55,
+    },
+    {
         "name": "Back-in-stock alerts",
         "task": "journeys.notify_restocks",
         "every_seconds": 60,

@@ -285,6 +285,8 @@ CART_RESTORE_MAX_AGE = envint("CART_RESTORE_MAX_AGE_DAYS", 30) * 24 * 3600
 CAMPAIGN_APPROVAL_SIZE = envint("CAMPAIGN_APPROVAL_SIZE", 50_000)
 # A run's fan-out: this many chunk tasks side by side (one under a per-minute throttle).
 CAMPAIGN_FANOUT_CHAINS = envint("CAMPAIGN_FANOUT_CHAINS", 2)
+# A sending run that handed nothing over for this long lost its chunk chains (a killed worker).
+CAMPAIGN_STALLED_SECONDS = envint("CAMPAIGN_STALLED_SECONDS", 180)
 
 # A journey's goal (an order) counts as its conversion within this long after its last message,
 # by that message's channel; other channels use the journey's own goal window.
