@@ -25,7 +25,7 @@ from campaigns import lifecycle, segments
 from campaigns.models import Campaign, CampaignRun, Recipient
 from channels import services as outbox
 from channels.models import Message
-from customers.bulk import update_rows
+from customers.bulk import commit_without_waiting, update_rows
 from customers.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -105,6 +105,8 @@ def send_chunk(run_id: int, *, now: dt.datetime | None = None) -> int:
             .order_by("pk")
             .values_list("pk", "customer_id")[:size]
         )
+        if chosen:
+            commit_without_waiting()
         if not chosen:
             # Rows another chain holds are still waiting (their change is not visible yet):
             # that chain finishes the run.

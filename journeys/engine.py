@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from commerce.models import Cart, CartLine, Order, OrderLine, Product
 from commerce.restore import restore_url
 from commerce.services import sku_of, to_decimal
 from customers import reactors
-from customers.bulk import update_rows
+from customers.bulk import commit_without_waiting, update_rows
 from customers.links import link
 from customers.models import Customer, Interaction
 from journeys.models import Enrollment, Journey, JourneyStep
@@ -296,7 +296,7 @@ def advance_due(*, now: dt.datetime | None = None, limit: int = SWEEP_BATCH) -> 
         )
         if not due:
             return 0
-        _commit_without_waiting()
+        commit_without_waiting()
         steps = {j.pk: s for j, s in _journeys()}
         facts = _Facts(due)
         requests: list[outbox.Request] = []
@@ -350,17 +350,6 @@ def advance_due(*, now: dt.datetime | None = None, limit: int = SWEEP_BATCH) -> 
         update_rows(staged, ["stage"])
         outbox.send_many(requests)
     return len(due)
-
-
-def _commit_without_waiting() -> None:
-    """Let this batch's COMMIT return before its WAL reaches the disk (PostgreSQL). Safe here:
-    a crash of the database can lose at most the last moments of advanced batches, which the
-    next sweep advances again under the same idempotency keys; and none of their messages can
-    have gone out, since delivery first commits "sending" synchronously, which flushes every
-    earlier commit with it."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def advance_for(*, seconds: float, limit: int = SWEEP_BATCH) -> int:
