@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns import results
 from campaigns.models import CampaignRun
+from customers.models import ChannelKind
 
 FUNNEL = [
     ("messages", _("Messages")),
@@ -41,6 +42,10 @@ def funnel(figures: results.ChannelFigures) -> list[dict[str, Any]]:
     ]
 
 
+def _channel_label(kind: str) -> str:
+    return str(ChannelKind(kind).label) if kind in ChannelKind.values else kind
+
+
 def results_view(model_admin: admin.ModelAdmin, request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(CampaignRun.objects.select_related("campaign__segment"), pk=run_id)
     if not model_admin.has_view_permission(request, run.campaign):
@@ -64,7 +69,10 @@ def results_view(model_admin: admin.ModelAdmin, request: HttpRequest, run_id: in
         "run": run,
         "campaign": run.campaign,
         "figures": figures,
-        "channels": [{"figures": c, "funnel": funnel(c)} for c in figures.channels],
+        "channels": [
+            {"figures": c, "funnel": funnel(c), "label": _channel_label(c.kind)}
+            for c in figures.channels
+        ],
         "rates": [
             {"label": label, "rate": rate,
              "percent": None if rate is None else round(rate * 100, 1),
