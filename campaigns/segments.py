@@ -431,6 +431,20 @@ _COMPILERS: dict[str, Callable[[Rule, dt.datetime, frozenset[int]], Q]] = {
 # --- Selectors --------------------------------------------------------------------------------
 
 
+def referring(segments_to_delete: Sequence[Any]) -> list[Any]:
+    """The rule segments whose rules name one of these segments (their deletion would leave
+    those rules pointing at nothing). Reads every rule segment: there are tens, not millions."""
+    from campaigns.models import Segment
+
+    ids = {segment.pk for segment in segments_to_delete}
+    return [
+        other
+        for other in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exclude(pk__in=ids)
+        if any(leaf.get("field") == "segment" and leaf.get("value") in ids
+               for leaf in _leaves(other.rules))
+    ]  # fmt: skip
+
+
 def members(segment: Any, *, now: dt.datetime | None = None) -> QuerySet[Customer]:
     """The live customers the segment holds now (merged profiles count as their survivor)."""
     from campaigns.models import Segment

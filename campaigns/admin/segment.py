@@ -196,6 +196,13 @@ class SegmentAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
     def short_description(self, segment: Segment) -> str:
         return Truncator(segment.description).chars(80)
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """A segment other segments' rules name is protected, as a campaign's is by its key."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for other in segments.referring(list(objs)):
+            protected.append(_("Segment “%(name)s”, whose rules use it") % {"name": other.name})
+        return deleted, counts, perms_needed, protected
+
     def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
         if not change and obj.created_by_id is None:
             obj.created_by = request.user

@@ -500,3 +500,19 @@ def test_the_audience_of_a_segment_that_cannot_run_is_a_message(client, marketer
 
     assert response.status_code == 200
     assert any(f"no segment {gone_pk}" in m for m in messages_of(response))
+
+
+def test_a_segment_other_rules_use_cannot_be_deleted(client):
+    from tests.customers.factories import StaffFactory as Staff
+
+    client.force_login(Staff(role="Marketing"))
+    base = Segment.objects.create(name="Buyers", rules={"all": []})
+    Segment.objects.create(
+        name="Buyers in Tehran",
+        rules={"all": [{"field": "segment", "op": "in", "value": base.pk}]},
+    )
+    url = reverse("admin:campaigns_segment_delete", args=[base.pk])
+    page = client.get(url)
+    assert "Buyers in Tehran" in page.content.decode()
+    client.post(url, {"post": "yes"})
+    assert Segment.objects.filter(pk=base.pk).exists()
