@@ -27,7 +27,6 @@ import argparse
 import datetime as dt
 import os
 import random
-import subprocess
 import sys
 import time
 import uuid
@@ -36,7 +35,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import bench_database_url, recreate_database, wait_until, worker_env  # noqa: E402
+from bench.common import (  # noqa: E402
+    bench_database_url,
+    copy_rows,
+    recreate_database,
+    start_worker,
+    wait_until,
+    worker_env,
+    worker_ready,
+)
 
 SIZES = {"full": 1_000_000, "quick": 100_000}
 GOAL_COUNT_SECONDS, GOAL_ROWS, GOAL_FANOUT = 1.0, 200_000, 2_000
@@ -66,12 +73,6 @@ WHERE c.merged_into_id IS NULL
     WHERE name = 'Product Viewed' AND occurred_at >= now() - interval '7 days'
     GROUP BY customer_id HAVING count(*) >= 2)
 """
-
-
-def copy_rows(cursor, table: str, columns: str, rows) -> None:  # type: ignore[no-untyped-def]
-    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 def seed(count: int) -> None:
@@ -147,16 +148,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args.check else 2
     # The benchmark schedules as the system would; approval of big audiences is not measured.
     env = {**worker_env(url, ROOT), "CAMPAIGN_APPROVAL_SIZE": "0", "DELIVERY_SEND_WINDOW": ""}
-    queue = env["CELERY_TASK_DEFAULT_QUEUE"]
     os.environ.update(env)
     import django
 
     django.setup()
-    from django.core.cache import cache
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from bench.tasks import NOOP_COUNTER, noop
     from campaigns import runs, scheduling, segments
     from campaigns.models import Campaign, CampaignRun, Recipient, Segment
     from channels.models import Channel, Message, Template
@@ -242,21 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         name="Fan-out", segment=advocates, channels=["email"], template_key="bench"
     )
     expected = segments.count(advocates)
-    worker = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "--include", "bench.tasks",
-            "--queues", queue, "--concurrency", "2", "--pool", "prefork", "--without-gossip",
-            "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    worker = start_worker(env, ROOT)
     try:
-        cache.set(NOOP_COUNTER, 0, timeout=None)
-        for _ in range(8):
-            noop.delay()
-        wait_until(lambda: cache.get(NOOP_COUNTER) == 8, 120, "the worker")
+        worker_ready()
         started = time.perf_counter()
         scheduling.schedule(campaign)  # "now": the run starts when this commits
         handed: list[float] = []

@@ -1,13 +1,16 @@
-"""What the benchmarks share: which PostgreSQL database they may drop, and making it anew."""
+"""What the benchmarks share: which PostgreSQL database they may drop and making it anew, seeding
+it by COPY, and a Celery worker of their own, warmed up before any clock starts."""
 
 from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 DEFAULT_BENCH_URL = "postgres://postgres@127.0.0.1:5432/crm_bench"
 POSTGRES_SCHEMES = ("postgres://", "postgresql://", "pgsql://")
@@ -94,3 +97,40 @@ def wait_until(done: Callable[[], bool], seconds: float, what: str, every: float
             raise SystemExit(f"timed out waiting for {what}")
         time.sleep(every)
     return time.perf_counter()
+
+
+def copy_rows(cursor: Any, table: str, columns: str, rows: Iterable[Sequence[Any]]) -> None:
+    """``COPY table (columns) FROM STDIN`` of Python tuples, on a psycopg cursor."""
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def start_worker(env: dict[str, str], root: Path, processes: int = 2) -> subprocess.Popen[bytes]:
+    """A Celery worker with ``processes`` prefork processes on the run's own queue, with the
+    benchmarks' no-op task; quiet (its banner is not the benchmark's output)."""
+    return subprocess.Popen(
+        [
+            str(root / ".venv/bin/celery"), "-A", "config", "worker", "--include", "bench.tasks",
+            "--queues", env["CELERY_TASK_DEFAULT_QUEUE"], "--concurrency", str(processes),
+            "--pool", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "--loglevel", "WARNING",
+        ],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def worker_ready(processes: int = 2) -> None:
+    """Wait until the worker is up and each process has imported everything: a clock started
+    after this measures work, not a worker booting. Needs Django set up."""
+    from django.core.cache import cache
+
+    from bench.tasks import NOOP_COUNTER, noop
+
+    tasks = processes * 4
+    cache.set(NOOP_COUNTER, 0, timeout=None)
+    for _ in range(tasks):
+        noop.delay()
+    wait_until(lambda: cache.get(NOOP_COUNTER) == tasks, 120, "the worker")

@@ -12,10 +12,10 @@ queue of its own. In the same run it measures:
 1. no-op tasks/s: N tasks that only count themselves, from enqueue to the last one done;
 2. messages/s: ``channels.services.send_many`` for N consented customers, 100 at a time as a
    campaign or journey sweep fans out (choose channel, consent, render, outbox rows, timeline,
-   enqueue), then delivery by the workers, 50 messages per task as a fan-out is delivered
-   (lock, policy — consent, caps, arbitration, window —, the ``locmem`` backend, status and
-   timeline writes, each message decided on its own), from the first send to the last
-   message ``sent``;
+   enqueue), then delivery by the workers, DELIVERY_TASK_CHUNK (200) messages per task as a
+   fan-out is delivered (lock, policy — consent, caps, arbitration, window —, the ``locmem``
+   backend, status and timeline writes, each message decided on its own), from the first
+   send to the last message ``sent``;
 
 and prints both rates and their ratio (goal ≥ 0.3).
 """
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,8 +34,10 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     bench_database_url,
     recreate_database,
+    start_worker,
     wait_until,
     worker_env,
+    worker_ready,
 )
 
 SIZES = {"full": 4_000, "quick": 600}
@@ -59,7 +60,6 @@ def main(argv: list[str] | None = None) -> int:
         print("skipped: needs PostgreSQL (set BENCH_DATABASE_URL or DATABASE_URL=postgres://…)")
         return 0 if args.check else 2
     env = worker_env(url, ROOT)
-    queue = env["CELERY_TASK_DEFAULT_QUEUE"]
     os.environ.update(env)
     import django
 
@@ -93,35 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     for person in people:
         set_consent(person, channel="email", purpose="marketing", status="granted")
 
-    worker = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/celery"),
-            "-A",
-            "config",
-            "worker",
-            "--include",
-            "bench.tasks",
-            "--queues",
-            queue,
-            "--concurrency",
-            str(WORKER_PROCESSES),
-            "--pool",
-            "prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    worker = start_worker(env, ROOT, WORKER_PROCESSES)
     try:
-        # Warm up: the worker is up and both processes have imported everything.
-        cache.set(NOOP_COUNTER, 0, timeout=None)
-        for _ in range(WORKER_PROCESSES * 4):
-            noop.delay()
-        wait_until(lambda: cache.get(NOOP_COUNTER) == WORKER_PROCESSES * 4, 120, "the worker")
+        worker_ready(WORKER_PROCESSES)
 
         cache.set(NOOP_COUNTER, 0, timeout=None)
         started = time.perf_counter()

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -38,9 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
     bench_database_url,
+    copy_rows,
     recreate_database,
+    start_worker,
     wait_until,
     worker_env,
+    worker_ready,
 )
 
 SIZES = {"full": 1_000_000, "quick": 100_000}
@@ -48,12 +50,6 @@ DUE_SHARE = 10
 GOAL_RATE, GOAL_RATIO = 2_000, 0.05
 CHECK_RATIO = 0.002
 TICK = 30  # seconds between simulated beat ticks
-
-
-def copy_rows(cursor, table: str, columns: str, rows) -> None:  # type: ignore[no-untyped-def]
-    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 def seed(count: int) -> int:
@@ -181,15 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         print("skipped: needs PostgreSQL (set BENCH_DATABASE_URL or DATABASE_URL=postgres://…)")
         return 0 if args.check else 2
     env = worker_env(url, ROOT)
-    queue = env["CELERY_TASK_DEFAULT_QUEUE"]
     os.environ.update(env)
     import django
 
     django.setup()
-    from django.core.cache import cache
     from django.core.management import call_command
 
-    from bench.tasks import NOOP_COUNTER, noop
     from channels.models import Channel, Message
     from journeys.models import Enrollment
     from journeys.tasks import advance_due
@@ -208,23 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     raw = raw_claim_rate(due)
     print(f"raw claim (SELECT … FOR UPDATE SKIP LOCKED + UPDATE, 500 a batch): {raw:,.0f} rows/s")
 
-    worker = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "--include", "bench.tasks",
-            "--queues", queue,
-            "--concurrency", "2", "--pool", "prefork", "--without-gossip", "--without-mingle",
-            "--without-heartbeat", "--loglevel", "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    worker = start_worker(env, ROOT)
     try:
-        # The clock starts once the worker is up and both processes have imported everything.
-        cache.set(NOOP_COUNTER, 0, timeout=None)
-        for _ in range(8):
-            noop.delay()
-        wait_until(lambda: cache.get(NOOP_COUNTER) == 8, 120, "the worker")
+        worker_ready()
         started = time.perf_counter()
         unsent = Message.objects.filter(status__in=Message.PENDING)  # the partial index
         pending = Enrollment.objects.filter(status="active", next_run_at__lte=time_now())
