@@ -41,8 +41,9 @@ def start(campaign: Campaign, *, now: dt.datetime | None = None) -> CampaignRun 
         locked = Campaign.objects.select_for_update().select_related("segment").get(pk=campaign.pk)
         if locked.status != Campaign.Status.SCHEDULED:
             return None
-        lifecycle.move(locked, "start", note="run started")
         run = CampaignRun.objects.create(campaign=locked, started_at=now)
+        # The run's number: a note in no language, so every reader's history reads it.
+        lifecycle.move(locked, "start", note=f"#{run.pk}")
         run.audience = _materialise(run, locked, now)
         run.holdout = _hold_out(run, locked.holdout_percent)
         run.save(update_fields=["audience", "holdout"])
@@ -174,7 +175,7 @@ def _finish(run: CampaignRun, now: dt.datetime) -> None:
     run.status, run.finished_at = CampaignRun.Status.DONE, now
     run.save(update_fields=["status", "finished_at"])
     if run.campaign.status == Campaign.Status.SENDING:
-        lifecycle.move(run.campaign, "finish", note=f"run {run.pk} done")
+        lifecycle.move(run.campaign, "finish", note=f"#{run.pk}")
     logger.info("campaigns.run_done run=%s", run.pk)
 
 
