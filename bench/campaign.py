@@ -125,7 +125,9 @@ def seed(count: int) -> None:
                 for _ in range(rnd.choice((1, 2)))
             ),
         )  # fmt: skip
-        raw.execute("ANALYZE")
+        # As autovacuum leaves a live table: statistics, and the visibility map that lets the
+        # event rule's index-only scan skip the rows.
+        raw.execute("VACUUM (ANALYZE)")
 
 
 def timed(action):  # type: ignore[no-untyped-def]

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "commerce",
     "journeys",
     "campaigns",
+    "insights",
 ]
 
 MIDDLEWARE = [
@@ -287,6 +288,10 @@ CAMPAIGN_APPROVAL_SIZE = envint("CAMPAIGN_APPROVAL_SIZE", 50_000)
 CAMPAIGN_FANOUT_CHAINS = envint("CAMPAIGN_FANOUT_CHAINS", 2)
 # A sending run that handed nothing over for this long lost its chunk chains (a killed worker).
 CAMPAIGN_STALLED_SECONDS = envint("CAMPAIGN_STALLED_SECONDS", 180)
+
+# Support cases: an unresolved case without a first response this long after it opened is
+# overdue in the agents' queue.
+CASE_FIRST_RESPONSE_SLA_HOURS = envint("CASE_FIRST_RESPONSE_SLA_HOURS", 4)
 
 # A journey's goal (an order) counts as its conversion within this long after its last message,
 # by that message's channel; other channels use the journey's own goal window.

@@ -10,12 +10,13 @@ class CustomersConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from customers import relocation
-        from customers.models import Consent, Identity, Interaction
+        from customers.models import Case, Consent, Identity, Interaction
         from customers.roles import grant_administrator_everything
 
         # Our own customer-owned rows; other apps register theirs in their ready().
         relocation.register(Identity)
         relocation.register(Interaction)
+        relocation.register(Case)
         relocation.register(Consent, handler=relocation.ConsentRelocation())
         # Runs after auth's create_permissions for each app, so the group stays complete.
         post_migrate.connect(

@@ -288,6 +288,16 @@ class Interaction(models.Model):
     )
     # The sender's id for the event; replaying it from the same source changes nothing.
     message_id = models.CharField(_("message id"), max_length=200, blank=True, default="")
+    # The support case this touchpoint belongs to (an inbound message, a call, a reply).
+    case = models.ForeignKey(
+        "Case",
+        verbose_name=_("case"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="interactions",
+        db_index=False,
+    )
 
     class Meta:
         verbose_name = _("interaction")
@@ -306,6 +316,14 @@ class Interaction(models.Model):
             models.Index(
                 fields=["customer", "channel", "-occurred_at", "-id"],
                 name="customers_timeline_channel",
+            ),
+            # Segment rules "did X at least N times in the last D days": an index-only scan
+            # grouped by customer, without reading the wide rows.
+            models.Index(fields=["name", "customer", "occurred_at"], name="customers_event_counts"),
+            models.Index(
+                fields=["case", "occurred_at"],
+                name="customers_case_timeline",
+                condition=Q(case__isnull=False),
             ),
         ]
 
@@ -471,3 +489,74 @@ class MergeSuggestion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} ~ {self.other_id} ({self.identity_kind})"
+
+
+class Case(models.Model):
+    """A support case: one customer's question or problem, followed across channels from the
+    first inbound message or call to its resolution, with the times a manager reports on."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        WAITING = "waiting", _("Waiting on customer")
+        RESOLVED = "resolved", _("Resolved")
+
+    class Priority(models.IntegerChoices):
+        LOW = 1, _("Low")
+        NORMAL = 2, _("Normal")
+        HIGH = 3, _("High")
+        URGENT = 4, _("Urgent")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="cases"
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    channel = models.CharField(
+        _("opened on"), max_length=20, choices=ChannelKind.choices, default=ChannelKind.OTHER
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.OPEN
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="cases",
+    )
+    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
+    first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    # Satisfaction (CSAT): asked when resolved, answered 1–5 by the customer.
+    csat_requested_at = models.DateTimeField(_("satisfaction asked at"), null=True, blank=True)
+    csat_score = models.PositiveSmallIntegerField(_("satisfaction"), null=True, blank=True)
+    csat_comment = models.CharField(_("satisfaction comment"), max_length=1000, blank=True)
+    csat_answered_at = models.DateTimeField(_("satisfaction answered at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-opened_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(csat_score__isnull=True) | Q(csat_score__gte=1, csat_score__lte=5),
+                name="customers_case_csat_range",
+            ),
+        ]
+        indexes = [
+            # The agents' queue: unresolved cases, oldest first, by assignee.
+            models.Index(
+                fields=["assignee", "opened_at"],
+                name="customers_case_queue",
+                condition=~Q(status="resolved"),
+            ),
+            # Reports by the date a case was opened.
+            models.Index(fields=["opened_at"], name="customers_case_opened"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
