@@ -42,6 +42,12 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# Web pages on these origins may call the tracking API (/ingest/) from the browser, with a
+# track-only key (comma-separated, e.g. "https://shop.example.com"; "*" for any origin).
+TRACKING_CORS_ORIGINS = [origin.rstrip("/") for origin in envlist("TRACKING_CORS_ORIGINS", "")]
+# The demo storefront at /demo/shop/: a small web shop that tracks through the API from the
+# browser, to watch a cart appear on the customer page. Off unless DEBUG or asked for.
+DEMO_STOREFRONT = envbool("DEMO_STOREFRONT", DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -67,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "channels.cors.TrackingCorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

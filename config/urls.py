@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from commerce import storefront
 from commerce.views import confirm_alert, restore_cart
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("alerts/confirm/<str:token>/", confirm_alert, name="alert-confirm"),
     path("cart/<str:token>/", restore_cart, name="cart-restore"),
+    path("demo/shop/", storefront.shop, name="demo-shop"),
     path("", include("channels.urls")),
     path("", include("journeys.urls")),
 ]

@@ -11,6 +11,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import BaseParser
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +19,7 @@ from rest_framework.views import APIView
 from channels import batch, tracking
 from customers.api.auth import SourceKeyAuthentication, SourceRateThrottle, scoped
 from customers.api.errors import ApiError
+from customers.models import ApiKey
 
 # The request body is read and decompressed here, with our limits, instead of by DRF's parsers.
 MAX_COMPRESSED_BYTES = tracking.MAX_BATCH_BYTES + 64 * 1024
@@ -76,9 +78,26 @@ def _gunzip(body: bytes, *, limit: int) -> bytes:
     return data
 
 
+class BrowserSafeKey(BasePermission):
+    """A request from a web page (it carries ``Origin``) shows its key to anyone who opens the
+    page, so that key may only track: a key that can also read or write customers is refused
+    here (and should be rotated), never accepted from a browser."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        key = request.auth
+        if "Origin" in request.headers and isinstance(key, ApiKey) and set(key.scopes) != {"track"}:
+            raise ApiError(
+                "browser_key_scope",
+                "A key used from a web page must carry only the 'track' scope; this one can do "
+                "more. Create a track-only key for the storefront (and rotate this one).",
+                status_code=403,
+            )
+        return True
+
+
 class TrackingView(APIView):
     authentication_classes = [SourceKeyAuthentication]
-    permission_classes = [scoped("track")]
+    permission_classes = [scoped("track"), BrowserSafeKey]
     throttle_classes = [SourceRateThrottle]
     parser_classes = [RawParser]
     message_type = ""

@@ -37,4 +37,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Admin: {settings.SITE_URL.rstrip('/')}/admin/")
             for role, username, password in DEMO_LOGINS:
                 self.stdout.write(f"  {role:<15} {username} / {password}")
+            if settings.DEMO_STOREFRONT:
+                shop = f"{settings.SITE_URL.rstrip('/')}/demo/shop/"
+                self.stdout.write(f"Demo shop (tracks from the browser): {shop}")
             self.stdout.write("Starting web (gunicorn), Celery worker and beat; Ctrl-C stops.")
