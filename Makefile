@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: install run test lint format messages bench bench-check clean
+.PHONY: install run test e2e lint format messages bench bench-check clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -41,11 +41,19 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The browser tests (tests/e2e) drive Debian's Chromium: scripts/ensure-chromium installs it
+# when it can (as root) and says in one line whether they run or are skipped, and why.
 test: lint
 	@$(BIN)/python manage.py describe_setup
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py check
+	@bash scripts/ensure-chromium
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+# The browser tests alone (screenshots in var/e2e-screenshots/).
+e2e: install
+	@bash scripts/ensure-chromium
+	$(BIN)/python -m pytest -n 2 tests/e2e $(PYTEST_ARGS)
 
 messages: install
 	$(BIN)/python manage.py makemessages -l fa -l ar -l az --no-obsolete \
@@ -58,6 +66,7 @@ bench: install
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/campaign.py
+	$(BIN)/python bench/dashboard.py
 
 bench-check: install
 	$(BIN)/python bench/timeline.py --quick --check
@@ -65,6 +74,7 @@ bench-check: install
 	$(BIN)/python bench/delivery.py --quick --check
 	$(BIN)/python bench/sweep.py --quick --check
 	$(BIN)/python bench/campaign.py --quick --check
+	$(BIN)/python bench/dashboard.py --quick --check
 
 clean:
 	rm -rf $(VENV) .tools var

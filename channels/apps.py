@@ -8,12 +8,14 @@ class ChannelsConfig(AppConfig):
     verbose_name = _("Channels")
 
     def ready(self) -> None:
-        from channels import policy
+        from channels import casework, policy
         from channels.models import FrequencyCap, Message
-        from customers import relocation
+        from customers import cases, relocation
 
         # A merge moves the duplicate's messages (and so its caps and "why not sent").
         relocation.register(Message)
+        # Resolving a support case may ask for satisfaction; customers cannot send itself.
+        cases.register_csat_sender(casework.request_csat)
         # This process's cached caps follow an edit at once (others within 30 seconds).
         for signal in (post_save, post_delete):
             signal.connect(

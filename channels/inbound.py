@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from channels import services
 from channels.models import Channel, Message
+from customers import cases
 from customers import services as customers
 from customers.consents import ADDRESS_KIND, set_consent
 from customers.errors import DomainError
@@ -121,6 +122,9 @@ def receive_reply(channel: Channel, *, sender: str, text: str, provider_id: str)
             message_id=provider_id,
         )
         if created:
+            # A question opens or joins a support case, a 1–5 answers a satisfaction request;
+            # "STOP" joins an open case but opens none.
+            cases.note_inbound(interaction, may_open=keyword is None)
             if replied_to is not None:
                 services.note_engagement(replied_to, "replied")
             if keyword is not None:

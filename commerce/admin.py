@@ -3,9 +3,13 @@ storefronts own this data and write it through the API)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import admin
+from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
+from commerce import customer_page
 from commerce.models import Cart, CartLine, Order, OrderLine, Product, Restock, StockAlert
 
 
@@ -39,6 +43,18 @@ class CartAdmin(admin.ModelAdmin):
     raw_id_fields = ("customer", "order")
     inlines = [CartLineInline]
     show_full_result_count = False
+
+    def get_urls(self) -> list[URLPattern]:
+        # The customer page's "Convert in store" button (commerce/customer_page.py) posts here.
+        convert = partial(customer_page.convert_in_store_view, self)
+        return [
+            path(
+                "convert-in-store/<int:customer_id>/",
+                self.admin_site.admin_view(convert),
+                name="commerce_cart_convert_in_store",
+            ),
+            *super().get_urls(),
+        ]
 
 
 class OrderLineInline(admin.TabularInline):

@@ -106,6 +106,8 @@ class Cart(models.Model):
                 name="commerce_one_active_cart",
             )
         ]
+        # Used by insights.selectors.conversion(): carts started in a period.
+        indexes = [models.Index(fields=["created_at"], name="commerce_cart_created")]
 
     def __str__(self) -> str:
         return str(_("Cart %(id)s") % {"id": self.pk})
@@ -168,7 +170,11 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ["-placed_at", "-pk"]
-        indexes = [models.Index(fields=["customer", "-placed_at"], name="commerce_orders_recent")]
+        indexes = [
+            models.Index(fields=["customer", "-placed_at"], name="commerce_orders_recent"),
+            # Used by insights.selectors: the orders placed in a period.
+            models.Index(fields=["placed_at"], name="commerce_order_placed"),
+        ]
 
     def __str__(self) -> str:
         return self.external_id

@@ -109,6 +109,13 @@ class ConsentBook:
             ).values_list("customer_id", "identity_id", "purpose", "status")
         }
 
+    @classmethod
+    def of(cls, consents: Iterable[Consent]) -> ConsentBook:
+        """A book of consents already read (the customer page has them): no query."""
+        book = cls([])
+        book._states = {(c.customer_id, c.identity_id, c.purpose): c.status for c in consents}
+        return book
+
     def why_not(self, address: Identity, purpose: str) -> str | None:
         if address.bounced_at is not None:
             return _("The address bounced.")

@@ -320,6 +320,11 @@ class Interaction(models.Model):
             # Segment rules "did X at least N times in the last D days": an index-only scan
             # grouped by customer, without reading the wide rows.
             models.Index(fields=["name", "customer", "occurred_at"], name="customers_event_counts"),
+            # Reports over a period (the insights dashboard's channel mix and cross-channel
+            # journeys) without reading the whole table.
+            models.Index(
+                fields=["occurred_at", "channel", "direction"], name="customers_interaction_period"
+            ),
             models.Index(
                 fields=["case", "occurred_at"],
                 name="customers_case_timeline",

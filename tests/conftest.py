@@ -18,6 +18,16 @@ def pytest_report_header(config):
     )
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The migrated test database; its role groups are remembered before any transactional
+    test flushes them (tests/e2e/roles.py puts them back for the browser tests)."""
+    from tests.e2e import roles
+
+    with django_db_blocker.unblock():
+        roles.remember()
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(settings):
     """Throttle counters and heartbeats must not leak between tests or xdist workers."""

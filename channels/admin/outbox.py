@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from channels import policy, services
+from channels import casework, policy, services
 from channels.forms import SendMessageForm
 from channels.models import Channel, Message
 from customers.admin import panels
@@ -233,7 +233,7 @@ class MessageAdmin(ReadOnlyAdminMixin, ViewerTimeZoneMixin, admin.ModelAdmin):
             return redirect(f"{page}#send-message")
         data = form.cleaned_data
         try:
-            message = services.send(
+            message = casework.send_agent_message(
                 customer,
                 purpose=Message.Purpose.TRANSACTIONAL,
                 content=services.Content(data["text"], data.get("subject", "")),

@@ -7,6 +7,7 @@ Django's autodiscovery expects of ``customers.admin``.
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from customers.admin.cases import CaseAdmin
 from customers.admin.customer import CustomerAdmin
 from customers.admin.keys import ApiKeyAdmin, SourceAdmin
 from customers.admin.merge import MergeRecordAdmin, MergeSuggestionAdmin, merge_preview
@@ -18,6 +19,7 @@ admin.site.index_title = _("Customers, channels and campaigns")
 
 __all__ = [
     "ApiKeyAdmin",
+    "CaseAdmin",
     "ConsentAdmin",
     "CustomerAdmin",
     "IdentityAdmin",

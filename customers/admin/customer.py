@@ -21,8 +21,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from customers import selectors, services
-from customers.admin import panels
+from customers import cases, selectors, services
+from customers.admin import panels, summary
 from customers.admin.base import (
     ViewerTimeZoneMixin,
     admin_link,
@@ -39,7 +39,14 @@ from customers.admin.filters import (
 from customers.admin.merge import merge_preview
 from customers.errors import DomainError
 from customers.forms import CustomerAdminForm, LogInteractionForm
-from customers.models import ChannelKind, Customer, Identity, Interaction, MergeRecord
+from customers.models import (
+    ChannelKind,
+    Consent,
+    Customer,
+    Identity,
+    Interaction,
+    MergeRecord,
+)
 from customers.selectors import TimelineCursor
 
 # An invalid log form survives the redirect back to the change page here (POST/redirect/GET).
@@ -223,10 +230,18 @@ class CustomerAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
             .order_by("-created_at", "-pk")[:MERGE_RECORDS_SHOWN]
         ]
         can_log = not customer.is_merged and self.can_log_interaction(request)
+        identities = selectors.identities_of(customer)
+        consents = selectors.consents_of(customer)
         return {
             "survivor": customer.merged_into if customer.is_merged else None,
-            **self._identities_context(customer),
-            "consents": selectors.consents_of(customer),
+            **self._identities_context(identities),
+            "consents": consents,
+            # The first screen; a tombstone has none (its history lives on the survivor).
+            "summary": (
+                None
+                if customer.is_merged
+                else self._summary_context(request, customer, identities, consents)
+            ),
             "suggestions": suggestions,
             "merge_records": records,
             "merge_records_limit": MERGE_RECORDS_SHOWN,
@@ -248,10 +263,25 @@ class CustomerAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
             "customer_panels": panels.panels_for(request, customer),
         }
 
-    def _identities_context(self, customer: Customer) -> dict[str, Any]:
+    def _summary_context(
+        self,
+        request: HttpRequest,
+        customer: Customer,
+        identities: list[Identity],
+        consents: list[Consent],
+    ) -> dict[str, Any]:
+        """The first screen: the customer's own facts, then the cards other apps register."""
+        return {
+            "value": summary.lifetime_value(customer),
+            "cases": summary.open_cases(request, customer),
+            "consent_badges": summary.consent_badges(customer, identities, consents),
+            "cards": panels.panels_for(request, customer, slot=panels.SUMMARY),
+        }
+
+    def _identities_context(self, identities: list[Identity]) -> dict[str, Any]:
         # Contact identifiers first; device/cookie ids (up to hundreds) go in a folded list.
         rows = sorted(
-            selectors.identities_of(customer),
+            identities,
             key=lambda i: (IDENTITY_ORDER.get(i.kind, len(IDENTITY_ORDER)), i.kind),
         )
         labelled = [(i, IDENTITY_KIND_LABELS.get(i.kind, i.kind)) for i in rows]
@@ -314,12 +344,16 @@ class CustomerAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
                 messages.ERROR,
             )
             return redirect(f"{change_url}#log-interaction")
-        interaction, _created = services.record_interaction(
+        # A call or chat opens or joins a support case, an outbound one answers it.
+        interaction, case = cases.log_interaction(
             customer=customer, agent=request.user, **form.interaction_kwargs()
         )
         self.message_user(
             request,
-            _("Logged “%(summary)s”.") % {"summary": interaction.summary},
+            _("Logged “%(summary)s”.") % {"summary": interaction.summary}
+            if case is None
+            else _("Logged “%(summary)s” on the case “%(case)s”.")
+            % {"summary": interaction.summary, "case": case.subject},
             messages.SUCCESS,
         )
         return redirect(f"{change_url}#timeline")

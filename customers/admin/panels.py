@@ -5,6 +5,9 @@ page must show what they know about the person: the outbox ("what's coming, why 
 send form. Each app registers a panel in its admin module; the change page renders every panel
 whose context function returns a dict, after the profile sections. Like the reactor registry, an
 explicit list is easier to follow than a signal.
+
+A panel registered with ``slot="summary"`` is a card in the page's first-screen summary (the
+live cart, active journeys) rather than a section below the profile.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ if TYPE_CHECKING:
     from customers.models import Customer
 
 PanelContext = Callable[["HttpRequest", "Customer"], "dict[str, Any] | None"]
+SECTION = "section"
+SUMMARY = "summary"
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class Panel:
     template: str
     context: PanelContext
     order: int
+    slot: str = SECTION
 
 
 @dataclass(frozen=True)
@@ -41,26 +47,33 @@ class RenderedPanel:
 _panels: dict[str, Panel] = {}
 
 
-def register(name: str, *, template: str, context: PanelContext, order: int = 100) -> None:
+def register(
+    name: str, *, template: str, context: PanelContext, order: int = 100, slot: str = SECTION
+) -> None:
     """Add (or replace, by name: a re-imported admin module must not show a panel twice) a
     panel. ``context(request, customer)`` returns the panel's context, or None to hide it (the
-    viewer may not see it, or it has nothing to say)."""
-    _panels[name] = Panel(name=name, template=template, context=context, order=order)
+    viewer may not see it, or it has nothing to say). ``slot``: SECTION or SUMMARY."""
+    _panels[name] = Panel(name=name, template=template, context=context, order=order, slot=slot)
 
 
 def unregister(name: str) -> None:
     _panels.pop(name, None)
 
 
-def registered() -> list[Panel]:
-    """The panels in page order (``order``, then name, so equal orders stay stable)."""
-    return sorted(_panels.values(), key=lambda panel: (panel.order, panel.name))
+def registered(slot: str = SECTION) -> list[Panel]:
+    """The panels of a slot in page order (``order``, then name, so equal orders stay stable)."""
+    return sorted(
+        (panel for panel in _panels.values() if panel.slot == slot),
+        key=lambda panel: (panel.order, panel.name),
+    )
 
 
-def panels_for(request: HttpRequest, customer: Customer) -> list[RenderedPanel]:
-    """The panels this viewer sees on this customer's page, each with its context."""
+def panels_for(
+    request: HttpRequest, customer: Customer, *, slot: str = SECTION
+) -> list[RenderedPanel]:
+    """The panels of a slot this viewer sees on this customer's page, each with its context."""
     shown = []
-    for panel in registered():
+    for panel in registered(slot):
         context = panel.context(request, customer)
         if context is not None:
             shown.append(RenderedPanel(panel.name, panel.template, context))

@@ -4,6 +4,7 @@ A package, like channels.admin: the journeys with their steps and figures, and t
 monitor with its customer page panel.
 """
 
+from journeys.admin import customer_summary  # noqa: F401  (registers the first-screen card)
 from journeys.admin.enrollments import EnrollmentAdmin
 from journeys.admin.journeys import JourneyAdmin
 

@@ -386,7 +386,8 @@ def test_the_customer_page_costs_the_same_at_3_and_30_messages(
     with django_assert_max_num_queries(baseline):
         response = client.get(customer_url(big))
     assert len(panel(response, "channels.outbox")["held"]) == 12
-    assert baseline <= 16  # the profile, the outbox panel and the journeys panel
+    # The profile and its first-screen cards (4 queries), the outbox and journeys panels.
+    assert baseline <= 20
 
 
 def test_the_panel_lists_at_most_20_of_each_and_links_to_the_rest(client):
