@@ -29,6 +29,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: the locale middleware activates a request's
+    language in the test's thread and nothing switches it back after the response."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def isolated_cache(settings):
     """Throttle counters and heartbeats must not leak between tests or xdist workers."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
