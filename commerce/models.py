@@ -136,6 +136,15 @@ class CartLine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["cart", "sku"], name="commerce_cart_line_sku")
         ]
+        indexes = [
+            # A cart's first line and its channel (the insights dashboard's conversion by the
+            # channel a cart was started on), read from the index alone.
+            models.Index(
+                fields=["cart", "added_at", "id"],
+                include=["channel"],
+                name="commerce_cartline_first",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.sku}"

@@ -469,8 +469,10 @@ def interaction_mix(
     rows = (
         interactions.values_list("channel")
         .annotate(
-            inbound=Count("pk", filter=Q(direction=Interaction.Direction.INBOUND)),
-            outbound=Count("pk", filter=Q(direction=Interaction.Direction.OUTBOUND)),
+            # Counting a column of the index customers_interaction_period (not the id) lets
+            # PostgreSQL answer from the index alone.
+            inbound=Count("direction", filter=Q(direction=Interaction.Direction.INBOUND)),
+            outbound=Count("direction", filter=Q(direction=Interaction.Direction.OUTBOUND)),
         )
         .order_by("channel")
     )
