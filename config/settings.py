@@ -62,7 +62,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here, not from a CDN
     "django_celery_beat",
-    # Ours, in dependency order: customers is the core, commerce reacts before journeys.
+    # Ours, in dependency order: security (audit, sign-in, one-time codes) imports none of
+    # ours; customers is the core; commerce reacts before journeys.
+    "security",
     "customers",
     "channels",
     "commerce",
