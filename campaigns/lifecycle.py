@@ -22,6 +22,7 @@ from campaigns import segments
 from campaigns.models import Campaign, CampaignChange
 from channels.models import Template
 from customers.errors import DomainError
+from security import audit
 
 S = Campaign.Status
 
@@ -123,18 +124,24 @@ def _check_schedule(campaign: Campaign, by: Any) -> None:
     if problems:
         raise DomainError("not_sendable", " ".join(problems))
     limit = settings.CAMPAIGN_APPROVAL_SIZE
-    if limit and not (by is not None and by.has_perm("campaigns.approve_campaign")):
-        size = segments.count(campaign.segment)
-        if size > limit:
-            raise DomainError(
-                "needs_approval",
-                _(
-                    "This campaign would reach %(size)s customers; over %(limit)s, someone "
-                    "with the “approve campaign” permission must schedule it."
-                )
-                % {"size": f"{size:,}", "limit": f"{limit:,}"},
-                status=403,
+    if not limit:
+        return
+    approver = by is not None and by.has_perm("campaigns.approve_campaign")
+    size = segments.count(campaign.segment)
+    if size > limit and approver:
+        audit.record(
+            audit.Action.CAMPAIGN_APPROVE, actor=by, target=campaign, audience=size, limit=limit
+        )
+    elif size > limit:
+        raise DomainError(
+            "needs_approval",
+            _(
+                "This campaign would reach %(size)s customers; over %(limit)s, someone "
+                "with the “approve campaign” permission must schedule it."
             )
+            % {"size": f"{size:,}", "limit": f"{limit:,}"},
+            status=403,
+        )
 
 
 def valid_crontab(text: str) -> bool:

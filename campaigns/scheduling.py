@@ -14,6 +14,7 @@ from django_celery_beat.models import ClockedSchedule, CrontabSchedule, Periodic
 
 from campaigns import lifecycle, runs
 from campaigns.models import Campaign
+from security import audit
 
 
 def task_name(campaign: Campaign) -> str:
@@ -24,6 +25,14 @@ def schedule(campaign: Campaign, *, by: Any = None) -> Campaign:
     """Check and schedule the campaign (lifecycle's "schedule"), and put it on the beat."""
     with transaction.atomic():
         campaign = lifecycle.move(campaign, "schedule", by=by)
+        audit.record(
+            audit.Action.CAMPAIGN_SCHEDULE,
+            actor=by if getattr(by, "pk", None) else None,
+            target=campaign,
+            schedule=campaign.schedule,
+            send_at=campaign.send_at.isoformat() if campaign.send_at else None,
+            crontab=campaign.crontab if campaign.schedule == Campaign.Schedule.RECURRING else "",
+        )
         if campaign.schedule == Campaign.Schedule.NOW:
             transaction.on_commit(lambda: _start_now(campaign.pk))
         else:

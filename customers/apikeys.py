@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from customers.errors import DomainError
 from customers.models import ApiKey, Source
+from security import audit
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -44,16 +45,24 @@ def create_key(
             "invalid_scopes",
             _("Scopes must be some of %(scopes)s.") % {"scopes": ", ".join(ALL_SCOPES)},
         )
-    prefix = secrets.token_hex(PREFIX_LENGTH // 2)
-    raw = f"{KEY_MARK}{prefix}{secrets.token_hex(24)}"
-    key = ApiKey.objects.create(
-        source=source,
-        name=name[:100],
-        prefix=prefix,
-        key_hash=_hash(raw),
-        scopes=sorted(set(scopes)),
-        created_by=by,
-    )
+    with transaction.atomic():
+        prefix = secrets.token_hex(PREFIX_LENGTH // 2)
+        raw = f"{KEY_MARK}{prefix}{secrets.token_hex(24)}"
+        key = ApiKey.objects.create(
+            source=source,
+            name=name[:100],
+            prefix=prefix,
+            key_hash=_hash(raw),
+            scopes=sorted(set(scopes)),
+            created_by=by,
+        )
+        audit.record(
+            audit.Action.KEY_CREATE,
+            actor=by,
+            target=key.source,
+            key=f"{prefix}…",
+            scopes=key.scopes,
+        )
     return key, raw
 
 
@@ -76,9 +85,14 @@ def authenticate(raw: str) -> ApiKey | None:
     return key
 
 
-def revoke_key(key: ApiKey) -> None:
+def revoke_key(key: ApiKey, *, by: AbstractBaseUser | None = None) -> None:
     """Stop a key from working, at once; idempotent."""
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    with transaction.atomic():
+        revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if revoked:
+            audit.record(audit.Action.KEY_REVOKE, actor=by, target=key.source, key=f"{key.prefix}…")
 
 
 def rotate_key(key: ApiKey, *, by: AbstractBaseUser | None = None) -> tuple[ApiKey, str]:
@@ -88,5 +102,13 @@ def rotate_key(key: ApiKey, *, by: AbstractBaseUser | None = None) -> tuple[ApiK
             raise DomainError(
                 "key_revoked", _("A revoked key cannot be rotated; create a new one.")
             )
-        revoke_key(key)
-        return create_key(key.source, scopes=key.scopes, name=key.name, by=by)
+        ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+        new, raw = create_key(key.source, scopes=key.scopes, name=key.name, by=by)
+        audit.record(
+            audit.Action.KEY_ROTATE,
+            actor=by,
+            target=key.source,
+            key=f"{key.prefix}…",
+            replaced_by=f"{new.prefix}…",
+        )
+        return new, raw

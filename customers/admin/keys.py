@@ -139,7 +139,7 @@ class ApiKeyAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         live = list(queryset.filter(revoked_at__isnull=True))
         for key in live:
-            apikeys.revoke_key(key)
+            apikeys.revoke_key(key, by=request.user)
         self.message_user(
             request,
             ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", len(live))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
@@ -27,6 +28,7 @@ from customers.identity import (
     to_latin_digits,
 )
 from customers.models import Consent, Identity, Interaction
+from security import audit
 
 
 class IdentityKindFilter(admin.SimpleListFilter):
@@ -106,6 +108,38 @@ class ConsentAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
     @admin.display(description=_("address"), ordering="identity__value")
     def address(self, consent: Consent) -> str:
         return consent.identity.value if consent.identity_id else str(_("all addresses"))
+
+    def save_model(self, request: HttpRequest, obj: Consent, form: Any, change: bool) -> None:
+        """A consent a staff member writes by hand is audited with what changed."""
+        super().save_model(request, obj, form, change)
+        audit.record(
+            audit.Action.CONSENT,
+            request=request,
+            target=obj.customer,
+            consent=obj.pk,
+            address=self.address(obj),
+            purpose=obj.purpose,
+            status=obj.status,
+            changed=sorted(form.changed_data),
+            created=not change,
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Consent) -> None:
+        audit.record(
+            audit.Action.CONSENT,
+            request=request,
+            target=obj.customer,
+            consent=obj.pk,
+            address=self.address(obj),
+            purpose=obj.purpose,
+            deleted=True,
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Consent]) -> None:
+        with transaction.atomic():
+            for consent in queryset.select_related("customer", "identity"):
+                self.delete_model(request, consent)
 
 
 @admin.register(Interaction)

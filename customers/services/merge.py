@@ -24,6 +24,7 @@ from customers.models import (
 )
 from customers.services.lookup import _user_ids, live
 from customers.services.profile import refresh_search_text
+from security import audit
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -128,6 +129,8 @@ def merge(
         survivor, duplicate = locked[survivor.pk], locked[duplicate.pk]
         if survivor.is_merged or duplicate.is_merged:
             raise DomainError("already_merged", _("One of these customers was merged already."))
+        if survivor.is_erased or duplicate.is_erased:
+            raise DomainError("customer_erased", _("An erased customer is not merged any more."))
         held = set(_user_ids([survivor.pk, duplicate.pk]).values())
         if len(held) > 1:
             raise DomainError(
@@ -161,6 +164,15 @@ def merge(
             status=MergeSuggestion.Status.OPEN,
         ).update(status=MergeSuggestion.Status.ACCEPTED, resolved_at=timezone.now(), resolved_by=by)
         refresh_search_text([survivor.pk, duplicate.pk])
+        if by is not None:
+            audit.record(
+                audit.Action.MERGE,
+                actor=by,
+                target=survivor,
+                duplicate=duplicate.pk,
+                merge_record=record.pk,
+                reason=record.reason,
+            )
         logger.info(
             "customers.merged survivor=%s duplicate=%s record=%s",
             survivor.pk,
@@ -212,6 +224,11 @@ def undo_merge(record: MergeRecord, *, by: AbstractBaseUser | None = None) -> Cu
         record = MergeRecord.objects.select_for_update().get(pk=record.pk)
         if record.undone_at is not None:
             raise DomainError("already_undone", _("This merge was undone already."))
+        if Customer.objects.filter(
+            pk__in=[record.survivor_id, record.duplicate_id], erased_at__isnull=False
+        ).exists():
+            # The erasure cleared what the undo would put back.
+            raise DomainError("customer_erased", _("The customer was erased since this merge."))
         if blocker := undo_blocker(record):
             raise DomainError(
                 "merge_has_dependants",
@@ -238,6 +255,14 @@ def undo_merge(record: MergeRecord, *, by: AbstractBaseUser | None = None) -> Cu
         record.undone_at, record.undone_by = timezone.now(), by
         record.save(update_fields=["undone_at", "undone_by"])
         refresh_search_text([survivor.pk, duplicate.pk])
+        if by is not None:
+            audit.record(
+                audit.Action.MERGE_UNDO,
+                actor=by,
+                target=survivor,
+                duplicate=duplicate.pk,
+                merge_record=record.pk,
+            )
         logger.info("customers.merge_undone record=%s", record.pk)
         return duplicate
 
