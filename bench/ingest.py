@@ -30,7 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import bench_database_url, recreate_database  # noqa: E402
+from bench.common import (  # noqa: E402
+    BENCH_ENCRYPTION_KEY,
+    bench_database_url,
+    recreate_database,
+)
 
 CUSTOMERS = 50_000
 BATCH = 100
@@ -203,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         "LOG_LEVEL": "WARNING",
         "DJANGO_DEBUG": "0",
         "SECRET_KEY": "bench-only-secret",
+        "CRM_ENCRYPTION_KEYS": BENCH_ENCRYPTION_KEY,
         "ALLOWED_HOSTS": "127.0.0.1",
+        # gunicorn is reached over plain http on loopback: no redirect to https.
+        "SECURE_SSL_REDIRECT": "0",
     }
     os.environ.update(env)
     import django

@@ -7,7 +7,10 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self) -> None:
-        from campaigns import merging
+        from campaigns import (
+            merging,
+            privacy,  # noqa: F401  (registers its data-rights handlers)
+        )
         from campaigns.models import Recipient, SegmentMember
         from customers import relocation
 

@@ -41,6 +41,7 @@ class Segment(models.Model):
         verbose_name = _("segment")
         verbose_name_plural = _("segments")
         ordering = ["name"]
+        permissions = [("export_segment", _("Can export a segment and download its audience"))]
 
     def __str__(self) -> str:
         return self.name

@@ -8,12 +8,20 @@ class ChannelsConfig(AppConfig):
     verbose_name = _("Channels")
 
     def ready(self) -> None:
-        from channels import casework, policy
+        from channels import (
+            casework,
+            policy,
+            privacy,  # noqa: F401  (registers its data-rights handlers)
+        )
         from channels.models import FrequencyCap, Message
         from customers import cases, relocation
 
         # A merge moves the duplicate's messages (and so its caps and "why not sent").
         relocation.register(Message)
+        # ... and its pending verification codes (channels.verification; the model is security's).
+        from security.models import VerificationCode
+
+        relocation.register(VerificationCode)
         # Resolving a support case may ask for satisfaction; customers cannot send itself.
         cases.register_csat_sender(casework.request_csat)
         # This process's cached caps follow an edit at once (others within 30 seconds).

@@ -195,6 +195,8 @@ def _resolve_in_bulk(fast: list[_Fast], source: Source) -> None:
     one customer, or none known (a new customer with all of them). The rest stay None."""
     if not fast:
         return
+    # An erased person's identifier goes one by one: resolve() drops it (suppression list).
+    erased = customers.erased_pairs({pair for item in fast for pair in item.pairs.items()})
     by_kind: dict[str, set[str]] = {}
     for item in fast:
         for kind, value in item.pairs.items():
@@ -217,7 +219,7 @@ def _resolve_in_bulk(fast: list[_Fast], source: Source) -> None:
         owners = {pair: known.get(pair) for pair in item.pairs.items()}
         holders = {owner for owner in owners.values() if owner is not None}
         unknown = [pair for pair, owner in owners.items() if owner is None]
-        if pairs & tainted:
+        if pairs & tainted or pairs & erased:
             pass
         elif not holders:
             key = frozenset(pairs)

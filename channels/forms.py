@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from channels import rendering
 from channels.models import SECRET_PLACEHOLDER, Channel, Template, is_secret, masked
+from security import crypto
 
 # What a stored secret looks like in a form; sent back unchanged, it keeps the stored value.
 PLACEHOLDER = SECRET_PLACEHOLDER
@@ -54,6 +55,14 @@ def _has_placeholder(value: Any) -> bool:
     return value == PLACEHOLDER
 
 
+def _has_encrypted(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_encrypted(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_encrypted(item) for item in value)
+    return crypto.is_encrypted(value)
+
+
 class SecretSettingsField(forms.JSONField):
     """Channel settings as JSON text, secrets shown as a placeholder (also when an invalid form
     comes back), and placeholders sent back unchanged restored from ``stored``."""
@@ -61,6 +70,7 @@ class SecretSettingsField(forms.JSONField):
     default_error_messages = {
         "not_object": _("Settings must be a JSON object."),
         "placeholder": _("Type the secret value: there is no stored one to keep."),
+        "encrypted": _("Type the secret itself, not an encrypted value (enc:v1:…)."),
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -79,6 +89,8 @@ class SecretSettingsField(forms.JSONField):
             return {}
         if not isinstance(data, dict):
             raise forms.ValidationError(self.error_messages["not_object"], code="not_object")
+        if _has_encrypted(data):  # the form never shows one, so it was typed or pasted
+            raise forms.ValidationError(self.error_messages["encrypted"], code="encrypted")
         data = restore_secrets(data, self.stored)
         if _has_placeholder(data):
             raise forms.ValidationError(self.error_messages["placeholder"], code="placeholder")
@@ -145,6 +157,10 @@ class ChannelAdminForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         typed = data.get("webhook_secret") or ""
+        if crypto.is_encrypted(typed):
+            self.add_error(
+                "webhook_secret", _("Type the secret itself, not an encrypted value (enc:v1:…).")
+            )
         if data.get("clear_webhook_secret"):
             if typed:
                 self.add_error(

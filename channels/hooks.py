@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
@@ -26,6 +26,7 @@ from channels import inbound as replies
 from channels import services, signing
 from channels.models import Channel, Message
 from customers.errors import DomainError
+from security.crypto import DecryptionError
 
 logger = logging.getLogger(__name__)
 
@@ -51,21 +52,22 @@ def _error(code: str, message: str, status: int) -> JsonResponse:
 # --- Auth and parsing -------------------------------------------------------------------------
 
 
-def _authenticate(request: HttpRequest, channel: Channel, body: bytes) -> JsonResponse | None:
-    """None when the request proves it comes from this channel's provider, else the 401."""
+def _authenticate(
+    request: HttpRequest, channel: Channel, secret: str, body: bytes
+) -> JsonResponse | None:
+    """None when the request proves it comes from this channel's provider (``secret`` is the
+    channel's webhook secret, decrypted), else the 401."""
     timestamp = request.headers.get(signing.TIMESTAMP_HEADER)
     signature = request.headers.get(signing.SIGNATURE_HEADER)
     if timestamp is not None or signature is not None:
         # Whoever sends a signature must send a good one: a bad one is never excused by a
         # shared secret beside it.
-        if signing.verify(channel.webhook_secret, timestamp or "", signature or "", body):
+        if signing.verify(secret, timestamp or "", signature or "", body):
             return None
         return _error("invalid_signature", "The signature or its timestamp is not valid.", 401)
     given = request.headers.get(SECRET_HEADER) or request.GET.get("secret") or ""
     # Bytes: compare_digest refuses non-ASCII str, and a forged header may hold some.
-    if given and hmac.compare_digest(
-        given.encode("utf-8", "replace"), channel.webhook_secret.encode()
-    ):
+    if given and hmac.compare_digest(given.encode("utf-8", "replace"), secret.encode()):
         return None
     return _error(
         "unauthorized",
@@ -131,7 +133,14 @@ def webhook(view: WebhookView) -> Callable[[HttpRequest, int], HttpResponse]:
             return _error(
                 "payload_too_large", f"The body may be at most {MAX_BODY_BYTES} bytes.", 413
             )
-        if refused := _authenticate(request, channel, body):
+        try:
+            secret = channel.plain_webhook_secret()
+        except (DecryptionError, ImproperlyConfigured):  # a key dropped too early, or none
+            logger.error("channels.webhook_secret_undecryptable channel=%s", channel.pk)
+            return _error(
+                "secret_unavailable", "The channel's secret cannot be read; try again later.", 503
+            )
+        if refused := _authenticate(request, channel, secret, body):
             return refused
         try:
             return view(request, channel, body)

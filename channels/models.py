@@ -5,6 +5,8 @@ models of its own: it writes interactions in ``customers``."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -16,11 +18,13 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer, Identity
+from security import crypto
 
 if TYPE_CHECKING:
     from channels.backends.base import Backend
 
-# Keys of Channel.settings whose values are secrets: never shown in lists, forms or logs.
+# Keys of Channel.settings whose values are secrets: never shown in lists, forms or logs, and
+# stored encrypted (security/crypto.py). Under such a key, every value at any depth is secret.
 SECRET_MARKERS = ("password", "secret", "token", "key", "auth")
 
 
@@ -45,6 +49,96 @@ def masked(value: Any) -> Any:
     if isinstance(value, list):
         return [masked(item) for item in value]
     return value
+
+
+def seal_settings(value: Any, *, secret: bool = False) -> Any:
+    """Settings as stored: each value under a secret key encrypted (as JSON, so a number stays
+    a number), what is encrypted already kept as it is."""
+    if isinstance(value, dict):
+        return {
+            key: seal_settings(item, secret=secret or is_secret(str(key)))
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [seal_settings(item, secret=secret) for item in value]
+    if not secret or value in ("", None) or crypto.is_encrypted(value):
+        return value
+    return crypto.encrypt(json.dumps(value, ensure_ascii=False))
+
+
+def open_settings(value: Any) -> Any:
+    """Settings with every encrypted value decrypted (plaintext left from before encryption
+    passes as it is); raises crypto.DecryptionError when a key is missing."""
+    if isinstance(value, dict):
+        return {key: open_settings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [open_settings(item) for item in value]
+    if crypto.is_encrypted(value):
+        return json.loads(crypto.decrypt(value))
+    return value
+
+
+def secret_values(value: Any, *, secret: bool = False) -> dict[str, Any]:
+    """{dotted path: plaintext} of every secret leaf, e.g. ``headers.Authorization``."""
+    found: dict[str, Any] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            for path, leaf in secret_values(item, secret=secret or is_secret(str(key))).items():
+                found[f"{key}.{path}" if path else str(key)] = leaf
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            for path, leaf in secret_values(item, secret=secret).items():
+                found[f"{n}.{path}" if path else str(n)] = leaf
+    elif secret and value not in ("", None):
+        try:
+            found[""] = open_settings(value)
+        except crypto.DecryptionError:  # compared as stored: a new value differs all the same
+            found[""] = value
+    return found
+
+
+def changed_secrets(old: Any, new: Any) -> list[str]:
+    """The paths of the secret settings that were added, changed or removed (never values)."""
+    before, after = secret_values(old or {}), secret_values(new or {})
+    return sorted(
+        path for path in before.keys() | after.keys() if before.get(path) != after.get(path)
+    )
+
+
+class SecretSettingsField(models.JSONField):
+    """A JSON object whose secret values (see ``is_secret``) are encrypted on every way to the
+    database (save, create, bulk_create, update). Read them with ``Channel.plain_settings()``."""
+
+    def get_prep_value(self, value: Any) -> Any:
+        return super().get_prep_value(seal_settings(value))
+
+    def rotated(self, value: Any, counts: Counter[str], *, secret: bool = False) -> Any:
+        """``value`` with every secret under the first key (``manage.py rotate_secrets``)."""
+        if isinstance(value, dict):
+            return {
+                key: self.rotated(item, counts, secret=secret or is_secret(str(key)))
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [self.rotated(item, counts, secret=secret) for item in value]
+        if crypto.is_encrypted(value):
+            return crypto.refreshed(value, counts)
+        if secret and value not in ("", None):
+            counts["encrypted"] += 1
+            return seal_settings(value, secret=True)
+        return value
+
+
+class SecretCharField(models.CharField):
+    """A string stored encrypted (``enc:v1:…``); read it with the model's accessor."""
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        return crypto.seal(value) if isinstance(value, str) else value
+
+    def rotated(self, value: Any, counts: Counter[str]) -> Any:
+        """``value`` under the first key (``manage.py rotate_secrets``)."""
+        return crypto.refreshed(value, counts) if isinstance(value, str) else value
 
 
 class Channel(models.Model):
@@ -75,7 +169,9 @@ class Channel(models.Model):
         choices=list(BACKENDS.items()),
         default="channels.backends.console.ConsoleBackend",
     )
-    settings = models.JSONField(
+    # Secret values stay encrypted in this attribute once read from the database; backends
+    # read them through plain_settings().
+    settings = SecretSettingsField(
         _("settings"),
         default=dict,
         blank=True,
@@ -103,9 +199,10 @@ class Channel(models.Model):
             "Hold marketing on the weekly rest days and holidays of the customer's region."
         ),
     )
-    webhook_secret = models.CharField(
+    # Encrypted at rest (the column holds enc:v1:…); hooks read it through plain_webhook_secret().
+    webhook_secret = SecretCharField(
         _("webhook secret"),
-        max_length=200,
+        max_length=512,
         blank=True,
         help_text=_("Shared secret the provider signs status and inbound webhooks with."),
     )
@@ -136,6 +233,15 @@ class Channel(models.Model):
     @property
     def public_settings(self) -> dict:
         return masked(self.settings or {})
+
+    def plain_settings(self) -> dict[str, Any]:
+        """The settings with their secrets decrypted: only for the backend that uses them, never
+        for display or logs. Raises crypto.DecryptionError when no configured key opens one."""
+        return open_settings(dict(self.settings or {}))
+
+    def plain_webhook_secret(self) -> str:
+        """The webhook secret in plaintext ("" when none): only for checking signatures."""
+        return crypto.reveal(self.webhook_secret or "")
 
 
 class Template(models.Model):

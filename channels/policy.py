@@ -136,13 +136,21 @@ def _address(message: Message, now: dt.datetime, ledger: Ledger) -> Decision | N
     if message.channel is None or not message.channel.active:
         return Decision(SUPPRESS, "channel", _("The channel is switched off."))
     address = message.address
+    if (
+        address is None
+        and message.purpose == Message.Purpose.TRANSACTIONAL
+        and message.to
+        and (message.context or {}).get("unheld_address")
+    ):
+        return None  # a code to an address nobody holds yet (services.Request.to)
     if address is None or address.customer_id != message.customer_id:
         return Decision(SUPPRESS, "address", _("The address is no longer the customer's."))
     return None
 
 
 def _consent(message: Message, now: dt.datetime, ledger: Ledger) -> Decision | None:
-    assert message.address is not None
+    if message.address is None:
+        return None  # an address nobody holds: no consent on it yet (see _address)
     reason = ledger.consents.why_not(message.address, message.purpose)
     return Decision(SUPPRESS, "consent", reason) if reason else None
 

@@ -61,10 +61,15 @@ class Request:
     context: Mapping[str, Any] | None = None
     intent: str = ""
     agent: AbstractBaseUser | None = None
+    # Only this address (a verification code): one of the customer's identities (its consent
+    # still applies), or, for a transactional message, an address nobody holds yet.
+    to: Identity | str | None = None
 
     def __post_init__(self) -> None:
         if (self.template is None) == (self.content is None):
             raise ValueError("Give a template key or content, not both.")
+        if isinstance(self.to, str) and self.purpose != Message.Purpose.TRANSACTIONAL:
+            raise ValueError("Only a transactional message goes to an address no one holds.")
 
 
 def send(customer: Customer, **request: Any) -> Message:
@@ -147,17 +152,30 @@ class _Chooser:
 
     def __call__(
         self, customer: Customer, request: Request
-    ) -> tuple[tuple[Channel, Identity, Any] | None, list[str]]:
+    ) -> tuple[tuple[Channel, Identity | str, Any] | None, list[str]]:
         notes: list[str] = []
         for kind in request.channels:
             channel = self.channels.get(kind)
             if channel is None:
                 notes.append(_("%(kind)s: no active channel") % {"kind": kind})
                 continue
-            addresses = self.addresses.get((customer.pk, ADDRESS_KIND.get(kind, kind)), [])
+            addresses: Sequence[Identity | str]
+            if request.to is None:
+                addresses = self.addresses.get((customer.pk, ADDRESS_KIND.get(kind, kind)), [])
+            elif isinstance(request.to, str) or (
+                request.to.customer_id == customer.pk and request.to.kind == ADDRESS_KIND.get(kind)
+            ):
+                addresses = [request.to]
+            else:
+                addresses = []
             reasons = []
             for address in addresses:
-                reason = self.consents.why_not(address, request.purpose)
+                # An address no one holds has no consents yet; a transactional one may go.
+                reason = (
+                    None
+                    if isinstance(address, str)
+                    else self.consents.why_not(address, request.purpose)
+                )
                 if reason is None:
                     break
                 reasons.append(reason)
@@ -193,12 +211,12 @@ def _compose(request: Request, key: str, customer: Customer, choose: _Chooser) -
         message.reason = "; ".join(notes)[:300] or _("No channel was given.")
         return message
     channel, address, tpl = chosen
-    message.channel, message.kind, message.address, message.to = (
-        channel,
-        channel.kind,
-        address,
-        address.value,
-    )
+    message.channel, message.kind = channel, channel.kind
+    if isinstance(address, Identity):
+        message.address, message.to = address, address.value
+    else:
+        # policy._address lets this one through: the address is not (yet) an identity.
+        message.to, message.context["unheld_address"] = address, True
     if tpl is not None:
         message.template = tpl
         ctx = rendering.base_context(customer, request.context or {})

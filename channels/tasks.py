@@ -54,3 +54,11 @@ def dispatch_due() -> int:
 def requeue_stuck() -> int:
     """Every five minutes: queue again what a killed worker left half-sent."""
     return services.requeue_stuck()
+
+
+@shared_task(name="channels.sweep_verification_codes", ignore_result=True, expires=3500)
+def sweep_verification_codes() -> int:
+    """Every hour: blank expired codes' messages, delete codes expired over a day ago."""
+    from channels import verification
+
+    return verification.sweep()

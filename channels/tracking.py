@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from customers import services as customers
+from customers.api.parsers import json_problem
 from customers.errors import DomainError
 from customers.models import ChannelKind, Customer, Interaction, Source
 
@@ -31,6 +32,8 @@ MAX_BATCH_MESSAGES = 2500
 # Beyond this the client clock is not corrected but replaced: a timestamp from the far future or
 # the distant past is a broken device clock, not history.
 MAX_FUTURE = timedelta(days=1)
+# Nesting a message may have (Segment's deepest, context.traits.address, is 3 levels down).
+MAX_DEPTH = 32
 
 
 class MessageError(Exception):
@@ -93,11 +96,18 @@ def _time(message: Mapping[str, Any], key: str) -> datetime | None:
     value = message.get(key)
     if value in (None, ""):
         return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        # parse_datetime raises ValueError for a well-formed impossible date ("2024-02-30") or
+        # offset ("+99:00"); astimezone, OverflowError for one beyond years 1-9999 in UTC.
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is not None and timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed, UTC)
+        if parsed is not None:
+            parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        parsed = None
     if parsed is None:
         raise MessageError("invalid_timestamp", f"'{key}' is not an ISO 8601 date-time.")
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.UTC)
     return parsed
 
 
@@ -109,7 +119,10 @@ def occurred_at(message: Mapping[str, Any], *, received_at: datetime, sent_at: d
     if timestamp is None:
         return received_at
     if sent_at is not None:
-        timestamp = timestamp + (received_at - sent_at)
+        try:
+            timestamp = timestamp + (received_at - sent_at)
+        except OverflowError:
+            return received_at  # a skew beyond the calendar is a broken clock
     if timestamp > received_at + MAX_FUTURE:
         return received_at
     return timestamp
@@ -171,6 +184,8 @@ def parse(
     kind = type_ or message.get("type")
     if kind not in MESSAGE_TYPES:
         raise MessageError("unknown_type", f"Unknown message type {kind!r}.")
+    if problem := json_problem(message, max_depth=MAX_DEPTH):
+        raise MessageError("invalid_message", problem)
     if message_size(message) > MAX_MESSAGE_BYTES:
         raise MessageError("message_too_large", "A message may be at most 32 KB.")
     message_id = _text(message, "messageId", limit=200)
@@ -242,6 +257,19 @@ def _identify_fields(
 
 def _identify(event: EventFields, common: dict[str, Any]) -> None:
     customer = _customer(event.identifiers, common["source"])
+    if event.traits and {"email", "phone"} & event.identifiers.keys():
+        if erased := customers.erased_kinds(event.identifiers):
+            # An erased person's address is not stored again, not even on the timeline.
+            traits = {k: v for k, v in event.traits.items() if k not in erased}
+            event = replace(
+                event,
+                traits=traits,
+                properties={"traits": traits},
+                summary=_identify_summary(traits),
+            )
+            if isinstance(common["context"].get("traits"), dict):
+                kept = {k: v for k, v in common["context"]["traits"].items() if k not in erased}
+                common = {**common, "context": {**common["context"], "traits": kept}}
     if event.traits:
         # Identifiers became identities; a phone we cannot parse stays a trait.
         customers.apply_traits(customer, event.traits)

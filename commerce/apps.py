@@ -7,7 +7,11 @@ class CommerceConfig(AppConfig):
     verbose_name = _("Commerce")
 
     def ready(self) -> None:
-        from commerce import merging, reactors
+        from commerce import (
+            merging,
+            privacy,  # noqa: F401  (registers its data-rights handlers)
+            reactors,
+        )
         from commerce.models import Cart, Order, StockAlert
         from customers import reactors as event_log
         from customers import relocation

@@ -62,4 +62,12 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         "description": "Notifies the next batch of alerts of each product back in stock.",
         "expires_seconds": 55,
     },
+    {
+        "name": "Sweep verification codes",
+        "task": "channels.sweep_verification_codes",
+        "every_seconds": 3600,
+        "description": "Blanks the messages of expired one-time codes and deletes codes "
+        "expired over a day ago.",
+        "expires_seconds": 3500,
+    },
 ]

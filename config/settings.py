@@ -62,6 +62,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here, not from a CDN
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     # Ours, in dependency order: security (audit, sign-in, one-time codes) imports none of
     # ours; customers is the core; commerce reacts before journeys.
     "security",
@@ -82,8 +86,20 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): signed in with a second factor in this session.
+    "django_otp.middleware.OTPMiddleware",
+    # A staff member signed in with the password alone reaches only the two-factor pages.
+    "security.middleware.StaffTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last (django-axes): turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out username+IP before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "security.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -187,12 +203,49 @@ STORAGES = {
 }
 
 # --- Security (production values switch on with DJANGO_DEBUG=0) ------------------------------
+# docs/security.md "Staff sign-in" says what each promises and which test proves it.
 SESSION_COOKIE_SECURE = not DEBUG and envbool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+# A staff sign-in (password and second factor) lasts one working day, then asks again.
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 12 * 3600)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+# Off only where the TLS proxy in front already redirects http:// (SECURE_SSL_REDIRECT=0).
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
+# HSTS: one year in production. includeSubDomains and preload stay off unless asked for: the
+# CRM usually runs on one host of a company domain whose other hosts it cannot vouch for, and
+# a preload listing cannot be taken back quickly. Their reminders (W005, W021) are therefore
+# silenced; setting either variable turns the header part on.
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS += ["security.W005", "security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Two factors for staff (django-otp: an authenticator app, TOTP, plus one-use backup codes).
+# On in production, off under DEBUG so the demo logins of `make run` work with a password.
+STAFF_TWO_FACTOR = envbool("STAFF_TWO_FACTOR", not DEBUG)
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Omnichannel CRM")
+# Each wrong code doubles the wait before the device accepts another (1 s, 2 s, 4 s, ...).
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+# Nobody reads another person's secret or backup codes in the admin (security/admin_users.py
+# also takes django-otp's device pages out: an administrator resets, never copies, a device).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Brute-force lockout (django-axes): this many failed sign-ins (passwords or second-factor
+# codes) for one username from one IP address lock that pair out for the cool-off time.
+AXES_ENABLED = envbool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Attempts during the lockout do not extend it, so the page can say when to try again.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "security.lockout.lockout_response"
+# Masked in axes' logs and stored attempts (passwords always are): a typed code included.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
 
 # --- Celery ---------------------------------------------------------------------------------
 # pytest-xdist runs several test processes at once: each gets its own broker folder and queue,
@@ -232,7 +285,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["customers.api.auth.SourceKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["customers.api.parsers.JSONParser"],  # limits: tests/security
     "EXCEPTION_HANDLER": "customers.api.errors.exception_handler",
     "DEFAULT_METADATA_CLASS": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -250,6 +303,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets used by several serializers get one name each (not a hash-suffixed guess).
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "customers.models.ChannelKind",
+        "ConsentStatusEnum": "customers.models.Consent.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.add_error_responses",
@@ -359,5 +417,15 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # httpx logs full request URLs at INFO; SMS gateways put API keys in them.
         "httpx": {"level": "WARNING"},
+        # django-axes says "BEGIN version …" at every start; failed sign-ins stay (WARNING).
+        "axes": {"level": "WARNING"},
     },
 }
+
+# --- Secrets at rest (security/crypto.py) ------------------------------------------------------
+# Comma-separated Fernet keys: the first encrypts channel secrets, every one decrypts (rotation:
+# put the new key first, run `manage.py rotate_secrets`, then drop the old one).
+CRM_ENCRYPTION_KEYS = envlist("CRM_ENCRYPTION_KEYS", "")
+# Development only: without keys, DEBUG derives one from SECRET_KEY. With DEBUG off and no key,
+# the system check security.E001 refuses to start.
+CRM_ENCRYPTION_KEY_FROM_SECRET_KEY = DEBUG and not CRM_ENCRYPTION_KEYS

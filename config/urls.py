@@ -9,6 +9,7 @@ from commerce.views import confirm_alert, restore_cart
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/two-factor/", include("security.urls")),
     path("admin/", admin.site.urls),
     path("ingest/", include("channels.api.urls")),
     path("api/v1/", include("config.api_urls")),

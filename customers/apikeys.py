@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 KEY_MARK = "crm_"
 PREFIX_LENGTH = 10
 ALL_SCOPES = tuple(ApiKey.Scope.values)
+# What a key gets unless asked otherwise: export and erasure (privacy) are granted on purpose.
+DEFAULT_SCOPES = tuple(s for s in ALL_SCOPES if s != ApiKey.Scope.PRIVACY)
 # last_used_at is a hint for people, not an audit log: write it at most once a minute per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -34,7 +36,7 @@ def _hash(raw: str) -> str:
 def create_key(
     source: Source,
     *,
-    scopes: Collection[str] = ALL_SCOPES,
+    scopes: Collection[str] = DEFAULT_SCOPES,
     name: str = "",
     by: AbstractBaseUser | None = None,
 ) -> tuple[ApiKey, str]:

@@ -9,7 +9,7 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from customers import relocation
+        from customers import privacy, relocation
         from customers.models import Case, Consent, Identity, Interaction
         from customers.roles import grant_administrator_everything
 
@@ -18,6 +18,7 @@ class CustomersConfig(AppConfig):
         relocation.register(Interaction)
         relocation.register(Case)
         relocation.register(Consent, handler=relocation.ConsentRelocation())
+        privacy.register_own()  # export and erasure of the same rows (customers/privacy.py)
         # Runs after auth's create_permissions for each app, so the group stays complete.
         post_migrate.connect(
             grant_administrator_everything, dispatch_uid="customers.grant_administrator"

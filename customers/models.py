@@ -83,6 +83,7 @@ class ApiKey(models.Model):
         TRACK = "track", _("Send tracking events")
         READ = "read", _("Read customers, carts and orders")
         WRITE = "write", _("Change customers, carts, orders, products and consents")
+        PRIVACY = "privacy", _("Export and erase a customer's personal data")
 
     source = models.ForeignKey(
         Source, verbose_name=_("source"), on_delete=models.CASCADE, related_name="keys"
@@ -160,6 +161,9 @@ class Customer(models.Model):
         related_name="merged_duplicates",
     )
     merged_at = models.DateTimeField(_("merged at"), null=True, blank=True)
+    # Set by customers.services.privacy.erase: the row stays for counts and totals, the person
+    # is gone (no name, traits or identifiers).
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -171,6 +175,8 @@ class Customer(models.Model):
         ordering = ["-last_seen_at", "-pk"]
         permissions = [
             ("merge_customers", _("Can merge customers and resolve merge suggestions")),
+            ("export_customer_data", _("Can export all data held about a customer")),
+            ("erase_customer", _("Can erase a customer's personal data")),
         ]
         indexes = [
             # Admin list default ordering, live customers only.
@@ -186,12 +192,18 @@ class Customer(models.Model):
 
     @property
     def display_name(self) -> str:
+        if self.erased_at is not None:
+            return str(_("Erased customer"))
         name = f"{self.first_name} {self.last_name}".strip()
         return name or str(_("Customer %(id)s") % {"id": str(self.public_id)[:8]})
 
     @property
     def is_merged(self) -> bool:
         return self.merged_into_id is not None
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
 
 
 class Identity(models.Model):
@@ -370,6 +382,11 @@ class Consent(models.Model):
     )
     wording = models.TextField(_("wording shown"), blank=True)
     proof = models.JSONField(_("proof"), default=dict, blank=True)
+    # Once the customer is erased the address row is gone; the consent keeps, as proof of which
+    # address it was about, the address's digest (ErasedIdentifier.digest).
+    erased_address = models.CharField(
+        _("erased address (SHA-256)"), max_length=64, blank=True, default="", db_default=""
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
@@ -385,13 +402,16 @@ class Consent(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["customer", "purpose"],
-                condition=Q(identity__isnull=True),
+                condition=Q(identity__isnull=True, erased_address=""),
                 name="customers_consent_customer_wide",
             ),
         ]
 
     def __str__(self) -> str:
-        target = self.identity.value if self.identity_id else _("all addresses")
+        if self.erased_address:
+            target = _("erased address")
+        else:
+            target = self.identity.value if self.identity_id else _("all addresses")
         return f"{self.get_purpose_display()} / {target}: {self.get_status_display()}"
 
 
@@ -565,3 +585,21 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class ErasedIdentifier(models.Model):
+    """The suppression list: a digest of each identifier of an erased customer, so identity
+    resolution never stores that identifier again (customers.services.suppression)."""
+
+    kind = models.CharField(_("kind"), max_length=32)
+    # SHA-256 hex of the kind and normalised value (see customers.services.suppression.digest).
+    digest = models.CharField(_("SHA-256"), max_length=64, unique=True)
+    erased_at = models.DateTimeField(_("erased at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("erased identifier")
+        verbose_name_plural = _("erased identifiers")
+        ordering = ["-erased_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.digest[:12]}…"

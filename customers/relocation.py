@@ -128,15 +128,19 @@ def handler_for(label: str) -> Relocation:
 EXEMPT = {"customers.customer", "customers.mergerecord", "customers.mergesuggestion"}
 
 
-def unregistered_models() -> Iterable[str]:
-    """Models with a foreign key to Customer that no app registered a relocation for."""
+def customer_owned_models() -> Iterable[str]:
+    """Labels of every installed model with a concrete foreign key to Customer."""
     customer_model = apps.get_model("customers", "Customer")
     for model in apps.get_models():
-        label = _label(model)
-        if label in EXEMPT or label in _registry:
-            continue
         for model_field in model._meta.get_fields():
             related = getattr(model_field, "related_model", None)
             if model_field.is_relation and model_field.concrete and related is customer_model:
-                yield label
+                yield _label(model)
                 break
+
+
+def unregistered_models() -> Iterable[str]:
+    """Models with a foreign key to Customer that no app registered a relocation for."""
+    return [
+        label for label in customer_owned_models() if label not in EXEMPT and label not in _registry
+    ]

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import ChannelKind, Customer
 from insights import selectors
+from security import audit
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 731  # two years: longer periods would scan most of the timeline
@@ -427,7 +428,16 @@ def dashboard_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpR
             return HttpResponse(
                 "\n".join(problems), status=400, content_type="text/plain; charset=utf-8"
             )
-        return _csv(figure, figure.compute(*form.period()).rows(), form)
+        start, end, channel = form.period()
+        audit.record(
+            audit.Action.FIGURE_EXPORT,
+            request=request,
+            figure=figure.key,
+            start=start.isoformat(),
+            end=end.isoformat(),
+            channel=channel or "",
+        )
+        return _csv(figure, figure.compute(start, end, channel).rows(), form)
     figures = []
     if form.is_valid():
         start, end, channel = form.period()

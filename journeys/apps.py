@@ -10,7 +10,11 @@ class JourneysConfig(AppConfig):
     def ready(self) -> None:
         from channels import policy
         from customers import reactors, relocation
-        from journeys import engine, merging
+        from journeys import (
+            engine,
+            merging,
+            privacy,  # noqa: F401  (registers its data-rights handlers)
+        )
         from journeys.models import Enrollment, Journey, JourneyStep
 
         relocation.register(Enrollment, handler=merging.EnrollmentRelocation())

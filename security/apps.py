@@ -8,3 +8,8 @@ class SecurityConfig(AppConfig):
 
     name = "security"
     verbose_name = _("Security")
+
+    def ready(self) -> None:
+        from security import admin_users, checks  # noqa: F401  (checks register themselves)
+
+        admin_users.register()  # the user admin with two-factor status and reset

@@ -60,3 +60,63 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label}: {self.get_action_display()}"
+
+
+class VerificationCode(models.Model):
+    """A one-time code sent to one email or phone to prove its owner holds it.
+
+    Only an HMAC of the code is kept (channels.verification makes and checks it). A code is
+    live until ``expires_at``, until it is used (``consumed_at``) or until ``max`` wrong tries."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("Email")
+        PHONE = "phone", _("Phone")
+
+    customer = models.ForeignKey(
+        "customers.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    # Normalised as identities are (lower-case email, E.164 phone).
+    value = models.CharField(_("address"), max_length=255)
+    code_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    attempts = models.PositiveSmallIntegerField(_("wrong attempts"), default=0)
+    consumed_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    source = models.ForeignKey(
+        "customers.Source",
+        verbose_name=_("source"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # As the audit log shows it: "API key ab12cd…", a user name, or "system".
+    requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
+    message = models.ForeignKey(
+        "channels.Message",
+        verbose_name=_("message"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("verification code")
+        verbose_name_plural = _("verification codes")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            # The rate limits count recent codes per address and per customer, and confirm
+            # finds the newest live code of one address.
+            models.Index(fields=["kind", "value", "-created_at"], name="security_vcode_address"),
+            models.Index(fields=["customer", "-created_at"], name="security_vcode_customer"),
+            # The sweep (channels.verification.sweep) deletes long-expired codes.
+            models.Index(fields=["expires_at"], name="security_vcode_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.value} ({self.created_at:%Y-%m-%d %H:%M})"

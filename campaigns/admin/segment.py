@@ -35,6 +35,7 @@ from campaigns.models import Segment
 from customers.admin.base import ViewerTimeZoneMixin, customer_url
 from customers.errors import DomainError
 from customers.models import Customer, Identity
+from security import audit
 
 # Customers shown under a count, on the change page and in the live preview.
 SAMPLE_SIZE = 10
@@ -258,6 +259,12 @@ class SegmentAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def has_export_permission(self, request: HttpRequest, segment: Segment) -> bool:
+        """Rules and audience downloads: their own permission (Marketing has it), audited."""
+        return self.has_view_permission(request, segment) and request.user.has_perm(
+            "campaigns.export_segment"
+        )
+
     def _segment_or_404(self, request: HttpRequest, object_id: str) -> Segment:
         segment = self.get_object(request, unquote(object_id))
         if segment is None:
@@ -303,8 +310,9 @@ class SegmentAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
     def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The segment as a JSON file; pasting it into another segment's rules imports it."""
         segment = self._segment_or_404(request, object_id)
-        if not self.has_view_permission(request, segment):
+        if not self.has_export_permission(request, segment):
             raise PermissionDenied
+        audit.record(audit.Action.SEGMENT_EXPORT, request=request, target=segment, what="rules")
         document = {
             "name": segment.name,
             "description": segment.description,
@@ -321,7 +329,7 @@ class SegmentAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
     def audience_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Hashed emails and phones of the members, streamed as CSV for ad platforms."""
         segment = self._segment_or_404(request, object_id)
-        if not self.has_view_permission(request, segment):
+        if not self.has_export_permission(request, segment):
             raise PermissionDenied
         change_url = reverse("admin:campaigns_segment_change", args=[segment.pk])
         try:
@@ -334,6 +342,7 @@ class SegmentAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
             message = error.message if isinstance(error, DomainError) else "; ".join(error.errors)
             self.message_user(request, message, messages.ERROR)
             return redirect(change_url)
+        audit.record(audit.Action.SEGMENT_EXPORT, request=request, target=segment, what="audience")
         response = StreamingHttpResponse(
             csv_lines(itertools.chain([header], rows)), content_type="text/csv; charset=utf-8"
         )

@@ -25,10 +25,11 @@ from channels.forms import (
     TemplateAdminForm,
     mask_secrets,
 )
-from channels.models import Channel, FrequencyCap, Holiday, Message, Template
+from channels.models import Channel, FrequencyCap, Holiday, Message, Template, changed_secrets
 from customers import selectors
 from customers.identity import to_latin_digits
 from customers.models import Customer
+from security import audit, crypto
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,21 @@ class ChannelAdmin(admin.ModelAdmin):
             for title, options in fieldsets
         ]
 
+    def save_model(self, request: HttpRequest, obj: Channel, form: Any, change: bool) -> None:
+        """Save, and audit which secrets changed (their names, never their values) in the
+        admin's transaction."""
+        before = (
+            Channel.objects.filter(pk=obj.pk).values("settings", "webhook_secret").first()
+            if change
+            else None
+        ) or {"settings": {}, "webhook_secret": ""}
+        super().save_model(request, obj, form, change)
+        keys = changed_secrets(before["settings"], obj.settings)
+        if _opened(before["webhook_secret"]) != _opened(obj.webhook_secret):
+            keys.append("webhook_secret")
+        if keys:
+            audit.record(audit.Action.SECRET_CHANGE, request=request, target=obj, keys=keys)
+
     @admin.display(description=_("backend"), ordering="backend")
     def backend_label(self, channel: Channel) -> str:
         return str(Channel.BACKENDS.get(channel.backend, channel.backend))
@@ -124,6 +140,13 @@ class ChannelAdmin(admin.ModelAdmin):
             format_html_join("", '<dt>{}</dt><dd><bdi class="crm-identifier">{}</bdi></dd>', rows),
             _("Give these to the provider; it signs its calls with the webhook secret."),
         )
+
+
+def _opened(secret: str) -> str:
+    try:
+        return crypto.reveal(secret or "")
+    except crypto.DecryptionError:
+        return secret  # compared as stored
 
 
 # --- Templates --------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
 from typing import Any
 
@@ -17,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from channels import batch, tracking
+from customers.api import parsers
 from customers.api.auth import SourceKeyAuthentication, SourceRateThrottle, scoped
 from customers.api.errors import ApiError
 from customers.models import ApiKey
@@ -36,46 +36,59 @@ class RawParser(BaseParser):
 
 def read_json(request: Request, *, limit: int) -> Any:
     """The JSON body, gunzipped when sent with Content-Encoding: gzip, at most ``limit`` bytes
-    after decompression; ApiError 413 beyond it, 400 for broken gzip or JSON."""
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    if declared > max(limit, MAX_COMPRESSED_BYTES):
-        raise ApiError(
-            "payload_too_large", f"The body may be at most {limit} bytes.", status_code=413
-        )
-    body = request._request.read(max(limit, MAX_COMPRESSED_BYTES) + 1)
-    if len(body) > max(limit, MAX_COMPRESSED_BYTES):
-        raise ApiError(
-            "payload_too_large", f"The body may be at most {limit} bytes.", status_code=413
-        )
+    after decompression; ApiError 413 beyond it, 400 for broken gzip or JSON (not UTF-8, NaN or
+    numbers beyond float, nesting deeper than any message)."""
+    cap = max(limit, MAX_COMPRESSED_BYTES)
+    too_large = ApiError(
+        "payload_too_large", f"The body may be at most {limit} bytes.", status_code=413
+    )
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0  # Django reads no body for a Content-Length it cannot parse either
+    if declared > cap:
+        raise too_large
+    body = request._request.read(cap + 1)
+    if len(body) > cap:
+        raise too_large
     encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
     if encoding == "gzip":
         body = _gunzip(body, limit=limit)
     elif encoding not in ("", "identity"):
         raise ApiError("unsupported_encoding", f"Content-Encoding {encoding!r} is not supported.")
     if len(body) > limit:
-        raise ApiError(
-            "payload_too_large", f"The body may be at most {limit} bytes.", status_code=413
-        )
+        raise too_large
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        data = parsers.loads(body)
+    except ValueError as error:
         raise ApiError("invalid_json", f"The body is not valid JSON: {error}") from error
+    # A batch wraps its messages two levels down; each message is checked again on its own.
+    if problem := parsers.json_problem(data, max_depth=tracking.MAX_DEPTH + 2, text=False):
+        raise ApiError("invalid_json", problem)
+    return data
 
 
 def _gunzip(body: bytes, *, limit: int) -> bytes:
-    # A decompressor with a cap: a gzip bomb stops at limit + 1 bytes, never fills memory.
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    # A decompressor with a cap: a gzip bomb stops at limit + 1 bytes, never fills memory. A
+    # stream of several members (what `cat a.gz b.gz` makes) is read whole, under one cap.
+    data = b""
     try:
-        data = decompressor.decompress(body, limit + 1)
-        if not decompressor.eof and len(data) <= limit:
-            raise ApiError("invalid_gzip", "The gzip body is truncated.")
+        while True:
+            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            data += decompressor.decompress(body, limit + 1 - len(data))
+            if len(data) > limit:
+                raise ApiError(
+                    "payload_too_large",
+                    f"The body may be at most {limit} bytes.",
+                    status_code=413,
+                )
+            if not decompressor.eof:
+                raise ApiError("invalid_gzip", "The gzip body is truncated.")
+            body = decompressor.unused_data
+            if not body.strip(b"\0"):
+                return data
     except (zlib.error, gzip.BadGzipFile) as error:
         raise ApiError("invalid_gzip", "The body is not valid gzip.") from error
-    if len(data) > limit:
-        raise ApiError(
-            "payload_too_large", f"The body may be at most {limit} bytes.", status_code=413
-        )
-    return data
 
 
 class BrowserSafeKey(BasePermission):
@@ -123,6 +136,14 @@ class TrackingView(APIView):
         return Response({"success": True})
 
 
+def _storable(rejection: dict[str, Any]) -> dict[str, Any]:
+    # A rejected message's id is echoed back; an unpaired surrogate in it cannot be UTF-8.
+    return {
+        key: value.encode("utf-8", "replace").decode() if isinstance(value, str) else value
+        for key, value in rejection.items()
+    }
+
+
 class BatchResponse(serializers.Serializer):
     success = serializers.BooleanField()
     accepted = serializers.IntegerField()
@@ -157,6 +178,6 @@ class BatchView(TrackingView):
                 "success": True,
                 "accepted": result.accepted,
                 "duplicates": result.duplicates,
-                "rejected": [r.as_json() for r in result.rejected],
+                "rejected": [_storable(r.as_json()) for r in result.rejected],
             }
         )

@@ -14,12 +14,18 @@ A backend never touches the database: the delivery task owns the message row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import logging
+import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
     from channels.models import Channel
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,11 +62,34 @@ class PermanentError(DeliveryError):
 
 
 class Backend:
-    """Base class: subclasses implement ``send``."""
+    """Base class: subclasses implement ``send``.
+
+    Secrets: ``self.settings`` holds the channel's settings decrypted (read on first use, so a
+    missing key fails the send, as a transient error, rather than building the backend). Every
+    error that leaves ``send`` has them masked, and carries no chained exception that could
+    print them."""
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
-        self.settings: dict[str, Any] = dict(channel.settings or {})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "send" in cls.__dict__:
+            cls.send = _guarded(cls.__dict__["send"])  # type: ignore[method-assign]
+
+    @functools.cached_property
+    def settings(self) -> dict[str, Any]:
+        from django.core.exceptions import ImproperlyConfigured
+
+        from security.crypto import DecryptionError
+
+        try:
+            return self.channel.plain_settings()
+        except (DecryptionError, ImproperlyConfigured):  # a key dropped too early, or none
+            raise TransientError(
+                f"Channel {self.channel.name!r}: its stored secrets cannot be decrypted; "
+                "check CRM_ENCRYPTION_KEYS (a key dropped before rotate_secrets ran?)."
+            ) from None
 
     def send(self, message: Outgoing) -> str:
         """Hand the message over; return the provider's message id ("" when it has none)."""
@@ -72,8 +101,9 @@ class Backend:
             raise PermanentError(f"Channel {self.channel.name!r} has no {name!r} setting.")
         return value
 
-    def scrub(self, text: str) -> str:
-        """``text`` with secret setting values masked: error texts end up in the admin and logs."""
+    def secret_texts(self) -> list[str]:
+        """Every secret of the channel as it could appear in a text: as typed, URL-encoded,
+        and for a Bearer/Basic header value its credential alone; longest first."""
         from channels.models import is_secret
 
         def secrets(values: Any, secret: bool = False) -> Iterator[str]:
@@ -83,10 +113,61 @@ class Backend:
             elif isinstance(values, list):
                 for value in values:
                     yield from secrets(value, secret)
-            elif secret and type(values) in (str, int) and len(str(values)) >= 4:
+            elif secret and type(values) in (str, int, float) and len(str(values)) >= 4:
                 yield str(values)
 
-        found = [*secrets(self.settings), getattr(self.channel, "webhook_secret", "") or ""]
-        for value in sorted(filter(None, found), key=len, reverse=True):
+        try:
+            settings = self.settings
+        except TransientError:
+            settings = {}
+        try:
+            webhook = self.channel.plain_webhook_secret()
+        except Exception:  # an undecryptable one cannot be in any text either
+            webhook = ""
+        found: set[str] = set()
+        for value in [*secrets(settings), webhook]:
+            if not value:
+                continue
+            scheme, _, credential = value.partition(" ")
+            variants = {value, quote(value, safe=""), quote_plus(value), quote(value)}
+            if (
+                credential
+                and scheme.lower() in ("bearer", "basic", "token")
+                and len(credential) >= 4
+            ):
+                variants.add(credential)
+            found.update(variant for variant in variants if variant)
+        return sorted(found, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with secret setting values masked: error texts end up in the admin and logs."""
+        for value in self.secret_texts():
             text = text.replace(value, "••••••")
         return text
+
+
+def _guarded(send: Callable[[Backend, Outgoing], str]) -> Callable[[Backend, Outgoing], str]:
+    """``send`` whose errors never carry a secret: delivery errors lose their chained cause (a
+    library's text, e.g. a URL with an API key), and an unexpected exception becomes a
+    transient error with a masked text; its masked traceback goes to the log."""
+
+    @functools.wraps(send)
+    def wrapper(self: Backend, message: Outgoing) -> str:
+        try:
+            return send(self, message)
+        except DeliveryError as error:
+            error.args = tuple(self.scrub(str(arg)) for arg in error.args)
+            raise error from None
+        except Exception as error:
+            trace = self.scrub("".join(traceback.format_exception(error)))
+            logger.error(
+                "channels.backend_crashed channel=%s message=%s\n%s",
+                self.channel.pk,
+                message.message_id,
+                trace,
+            )
+            raise TransientError(
+                self.scrub(f"Channel {self.channel.name!r}: {type(error).__name__}: {error}")
+            ) from None
+
+    return wrapper

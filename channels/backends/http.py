@@ -11,6 +11,7 @@ are Django templates over ``to``, ``text``, ``subject``, ``sender``, ``message_i
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import logging
@@ -33,8 +34,34 @@ def is_transient_status(status: int) -> bool:
     return status in (408, 429) or status >= 500
 
 
+# The secrets of the request in flight, masked out of httpx's own log records (it logs each
+# request's full URL at INFO, and gateways like Kavenegar put the API key in the path).
+_in_flight: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "channels_http_secrets", default=()
+)
+
+
+class RedactSecrets(logging.Filter):
+    """Masks the in-flight request's secrets in records of the logger it is attached to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = _in_flight.get()
+        if secrets:
+            text = record.getMessage()
+            for value in secrets:
+                text = text.replace(value, "••••••")
+            record.msg, record.args = text, None
+        return True
+
+
+for _name in ("httpx",):
+    if not any(isinstance(f, RedactSecrets) for f in logging.getLogger(_name).filters):
+        logging.getLogger(_name).addFilter(RedactSecrets())
+
+
 def request(backend: Backend, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """One HTTP request, with network failures raised as delivery errors."""
+    token = _in_flight.set(tuple(backend.secret_texts()))
     try:
         return httpx.request(method, url, **kwargs)
     except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as error:
@@ -42,6 +69,8 @@ def request(backend: Backend, method: str, url: str, **kwargs: Any) -> httpx.Res
     # A malformed URL or header, a redirect loop, a proxy refusing us: fix the settings.
     except (httpx.HTTPError, httpx.InvalidURL) as error:
         raise PermanentError(_describe(backend, f"{type(error).__name__}: {error}")) from error
+    finally:
+        _in_flight.reset(token)
 
 
 def raise_for_status(
@@ -91,8 +120,11 @@ def _describe(backend: Backend, text: str) -> str:
 
 @functools.cache
 def _engine() -> Engine:
-    # Not the project's HTML engine: these are URLs, headers and payloads, never HTML.
-    return Engine(autoescape=False)
+    # Not the project's HTML engine: these are URLs, headers and payloads, never HTML. The same
+    # sandbox as message templates: no {% debug %} (it would print every secret), no files.
+    from channels.rendering import sandboxed_engine
+
+    return sandboxed_engine(autoescape=False, libraries={})
 
 
 @functools.lru_cache(maxsize=512)

@@ -46,6 +46,15 @@ class SmtpBackend(Backend):
 
     def send(self, message: Outgoing) -> str:
         from_email = self.channel.sender or settings.DEFAULT_FROM_EMAIL
+        # Header injection: a line break in an address (customer data, a typed sender) could
+        # add headers or recipients. Refused for good — no retry makes the address valid.
+        for role, address in (("recipient", message.to), ("sender", from_email)):
+            if any(char in address for char in "\r\n\0"):
+                raise PermanentError(
+                    self._describe(f"the {role} address holds a line break; not sent")
+                )
+        # A subject is one line: a line break (pasted text, customer data) becomes a space.
+        subject = " ".join(message.subject.split())
         message_id = make_msgid(domain=_domain(from_email))
         headers = {"Message-ID": message_id}
         if message.unsubscribe_url:
@@ -54,7 +63,7 @@ class SmtpBackend(Backend):
             headers["List-Unsubscribe"] = f"<{url}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         email = EmailMultiAlternatives(
-            subject=message.subject,
+            subject=subject,
             body=message.text,
             from_email=from_email,
             to=[message.to],
@@ -84,8 +93,10 @@ class SmtpBackend(Backend):
         # (socket.timeout) and other OSErrors: the server may well be back later.
         except (smtplib.SMTPException, OSError) as error:
             raise TransientError(self._describe(f"{type(error).__name__}: {error}")) from error
-        except ValueError as error:  # BadHeaderError: a newline in the subject or an address
-            raise PermanentError(self._describe(str(error))) from error
+        # BadHeaderError (a line break in a header) or an address Python cannot parse: no
+        # retry helps, so the message fails for good instead of looping.
+        except ValueError as error:
+            raise PermanentError(self._describe(f"{type(error).__name__}: {error}")) from error
         # An ESP's own id is what its webhooks report; SMTP servers keep ours.
         esp_id = getattr(getattr(email, "anymail_status", None), "message_id", None)
         return esp_id if isinstance(esp_id, str) and esp_id else message_id

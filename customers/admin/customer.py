@@ -3,6 +3,7 @@ the unified timeline), with the agent's "log an interaction" form and the merge 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -11,6 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
@@ -48,6 +50,7 @@ from customers.models import (
     MergeRecord,
 )
 from customers.selectors import TimelineCursor
+from customers.services.privacy import family
 
 # An invalid log form survives the redirect back to the change page here (POST/redirect/GET).
 LOG_FORM_SESSION_KEY = "customers.log_interaction"
@@ -79,6 +82,7 @@ class CustomerAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
     form = CustomerAdminForm
     change_form_template = "admin/customers/customer/change_form.html"
     merge_confirmation_template = "admin/customers/customer/merge_confirmation.html"
+    erase_confirmation_template = "admin/customers/customer/erase_confirmation.html"
     list_display = (
         "name",
         "primary_email",
@@ -169,10 +173,17 @@ class CustomerAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
     # --- Permissions --------------------------------------------------------------------------
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # A tombstone only points at its survivor; nothing on it is edited any more.
-        if obj is not None and obj.is_merged:
+        # A tombstone only points at its survivor; nothing on it is edited any more. Nor is an
+        # erased profile: it holds no person any more.
+        if obj is not None and (obj.is_merged or obj.is_erased):
             return False
         return super().has_change_permission(request, obj)
+
+    def has_export_data_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.export_customer_data")
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.erase_customer")
 
     def has_merge_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("customers.merge_customers")
@@ -259,6 +270,16 @@ class CustomerAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
             "viewer_time_zone": timezone.get_current_timezone_name(),
             "log_form": self._log_form(request, customer) if can_log else None,
             "log_url": reverse("admin:customers_customer_log", args=[customer.pk]),
+            "export_data_url": (
+                reverse("admin:customers_customer_export", args=[customer.pk])
+                if self.has_export_data_permission(request)
+                else None
+            ),
+            "erase_url": (
+                reverse("admin:customers_customer_erase", args=[customer.pk])
+                if self.has_erase_permission(request) and not customer.is_erased
+                else None
+            ),
             # Sections other apps register (customers imports none of them).
             "customer_panels": panels.panels_for(request, customer),
         }
@@ -307,6 +328,16 @@ class CustomerAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
                 "<path:object_id>/log/",
                 self.admin_site.admin_view(self.log_interaction_view),
                 name=f"{info[0]}_{info[1]}_log",
+            ),
+            path(
+                "<path:object_id>/export/",
+                self.admin_site.admin_view(self.export_data_view),
+                name=f"{info[0]}_{info[1]}_export",
+            ),
+            path(
+                "<path:object_id>/erase/",
+                self.admin_site.admin_view(self.erase_view),
+                name=f"{info[0]}_{info[1]}_erase",
             ),
             *super().get_urls(),
         ]
@@ -402,3 +433,53 @@ class CustomerAdmin(ViewerTimeZoneMixin, admin.ModelAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, self.merge_confirmation_template, context)
+
+    # --- Data rights ----------------------------------------------------------------------------
+
+    def _customer_or_404(self, request: HttpRequest, object_id: str) -> Customer:
+        customer = self.get_object(request, unquote(object_id))
+        if customer is None:
+            raise Http404
+        return customer
+
+    def export_data_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Everything held about the customer as a JSON download; audited."""
+        if not self.has_export_data_permission(request):
+            raise PermissionDenied
+        customer = self._customer_or_404(request, object_id)
+        document = services.export_customer(customer, via="admin", request=request)
+        response = HttpResponse(
+            json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False, indent=1),
+            content_type="application/json; charset=utf-8",
+        )
+        name = f"customer-{document['customer']['public_id']}.json"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    def erase_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A confirmation page saying what erasure does; erases on POST (audited)."""
+        if not self.has_erase_permission(request):
+            raise PermissionDenied
+        customer = self._customer_or_404(request, object_id)
+        person = services.live(customer, refresh=True)
+        if request.method == "POST":
+            erased = services.erase_customer(person, via="admin", request=request)
+            self.message_user(
+                request,
+                _("The customer's personal data was erased; the profile stays as “%(name)s”.")
+                % {"name": erased.display_name},
+                messages.SUCCESS,
+            )
+            return redirect(customer_url(erased))
+        ids = family(person)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Erase a customer"),
+            "opts": self.opts,
+            "original": person,
+            "merged_count": len(ids) - 1,
+            "identity_count": Identity.objects.filter(customer_id__in=ids).count(),
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.erase_confirmation_template, context)

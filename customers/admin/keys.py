@@ -22,7 +22,7 @@ class NewKeyForm(forms.Form):
     scopes = forms.MultipleChoiceField(
         label=_("scopes"),
         choices=ApiKey.Scope.choices,
-        initial=list(ApiKey.Scope.values),
+        initial=[s for s in ApiKey.Scope.values if s != ApiKey.Scope.PRIVACY],
         widget=forms.CheckboxSelectMultiple,
     )
 

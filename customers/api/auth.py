@@ -7,6 +7,7 @@ import binascii
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -88,3 +89,17 @@ class SourceRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": request.auth.source_id}
+
+
+class SourceKeyScheme(OpenApiAuthenticationExtension):
+    """The OpenAPI description of ``SourceKeyAuthentication``: the key as Basic user name (what
+    Segment SDKs send) or as a Bearer token."""
+
+    target_class = SourceKeyAuthentication
+    name = ["sourceKeyBasic", "sourceKeyBearer"]
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, str]]:
+        return [
+            {"type": "http", "scheme": "basic", "description": "API key as user name, no password"},
+            {"type": "http", "scheme": "bearer", "description": "API key as Bearer token"},
+        ]

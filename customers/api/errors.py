@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -58,6 +58,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"code": "busy", "message": "The server is busy; retry after Retry-After seconds."},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "2"},
+        )
+    if isinstance(exc, RequestDataTooBig):
+        # DRF reads request.body, which stops at DATA_UPLOAD_MAX_MEMORY_SIZE.
+        return Response(
+            {"code": "payload_too_large", "message": "The body is too large."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, DomainError):
         return Response({"code": exc.code, "message": exc.message}, status=exc.status)

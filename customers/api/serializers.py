@@ -111,3 +111,34 @@ class ConsentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Consent
         fields = ["id", "address", "purpose", "status", "wording", "proof", "updated_at"]
+
+
+class CustomerExportSerializer(serializers.Serializer):
+    """The shape of an export document (the view returns the document itself)."""
+
+    format = serializers.CharField()
+    exported_at = serializers.DateTimeField()
+    customer = serializers.DictField()
+    merged_profiles = serializers.ListField(child=serializers.DictField())
+    merge_history = serializers.ListField(child=serializers.DictField())
+    merge_suggestions = serializers.ListField(child=serializers.DictField())
+    identities = serializers.ListField(child=serializers.DictField())
+    consents = serializers.ListField(child=serializers.DictField())
+    interactions = serializers.ListField(child=serializers.DictField())
+    cases = serializers.ListField(child=serializers.DictField())
+    messages = serializers.ListField(child=serializers.DictField())
+    carts = serializers.ListField(child=serializers.DictField())
+    orders = serializers.ListField(child=serializers.DictField())
+    stock_alerts = serializers.ListField(child=serializers.DictField())
+    journey_enrollments = serializers.ListField(child=serializers.DictField())
+    segment_memberships = serializers.ListField(child=serializers.DictField())
+    campaign_recipients = serializers.ListField(child=serializers.DictField())
+    verification_codes = serializers.ListField(child=serializers.DictField())
+
+
+class ErasureSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = Customer
+        fields = ["id", "erased_at"]

@@ -18,11 +18,13 @@ from customers.api.fields import customer_by_public_id, find_or_create
 from customers.api.serializers import (
     ConsentInputSerializer,
     ConsentSerializer,
+    CustomerExportSerializer,
     CustomerSerializer,
     CustomerUpdateSerializer,
+    ErasureSerializer,
     InteractionSerializer,
 )
-from customers.models import ChannelKind, Customer, Identity, Interaction
+from customers.models import ApiKey, ChannelKind, Customer, Identity, Interaction
 
 LOOKUPS = ("email", "phone", "user_id", "anonymous_id")
 
@@ -98,6 +100,12 @@ class CustomerDetailView(SourceAPIView):
     def patch(self, request: Request, public_id: str) -> Response:
         """Update names, locale, time zone; custom traits are merged in."""
         customer = self.customer_or_404(public_id)
+        if customer.is_erased:
+            raise ApiError(
+                "customer_erased",
+                "This customer was erased; nothing is stored on it.",
+                status_code=422,
+            )
         form = CustomerUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = dict(form.validated_data)
@@ -178,3 +186,42 @@ class ConsentView(APIView):
             proof=data.get("proof") or {},
         )
         return Response(ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+
+class PrivacyAPIView(SourceAPIView):
+    """Data rights: only a key with the ``privacy`` scope, whatever the method (read and write
+    keys get 403); every call is audited under the key's prefix."""
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        return [scoped(ApiKey.Scope.PRIVACY)()]
+
+    def audit_label(self) -> str:
+        return f"API key {self.request.auth.prefix}…"
+
+
+class CustomerExportView(PrivacyAPIView):
+    serializer_class = CustomerExportSerializer
+
+    @extend_schema(responses=CustomerExportSerializer, tags=["data rights"])
+    def get(self, request: Request, public_id: str) -> Response:
+        """Everything held about the customer, as one JSON document (a merged customer's old
+        id exports the survivor, with every profile merged into it). Audited."""
+        customer = self.customer_or_404(public_id)
+        document = services.export_customer(
+            customer, via="api", request=request, actor_label=self.audit_label()
+        )
+        return Response(document)
+
+
+class CustomerEraseView(PrivacyAPIView):
+    serializer_class = ErasureSerializer
+
+    @extend_schema(request=None, responses=ErasureSerializer, tags=["data rights"])
+    def post(self, request: Request, public_id: str) -> Response:
+        """Erase the customer: identities deleted (and never stored again), names, traits and
+        free text cleared; rows, counts and order amounts stay. Irreversible; audited."""
+        customer = self.customer_or_404(public_id)
+        erased = services.erase_customer(
+            customer, via="api", request=request, actor_label=self.audit_label()
+        )
+        return Response(ErasureSerializer(erased).data)

@@ -28,6 +28,7 @@ from customers.services.merge import (
     undo_blocker,
     undo_merge,
 )
+from customers.services.privacy import erase_customer, export_customer, export_document
 from customers.services.profile import (
     apply_traits,
     merge_traits,
@@ -36,6 +37,7 @@ from customers.services.profile import (
     update_profile,
 )
 from customers.services.resolve import alias, identify, resolve
+from customers.services.suppression import erased_kinds, erased_pairs
 
 __all__ = [
     "ACCOUNT_KINDS",
@@ -46,6 +48,11 @@ __all__ = [
     "alias",
     "apply_traits",
     "build_interaction",
+    "erase_customer",
+    "erased_kinds",
+    "erased_pairs",
+    "export_customer",
+    "export_document",
     "find_customer",
     "identify",
     "insert_many",

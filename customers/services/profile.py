@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +49,11 @@ def _is_identifier_trait(key: str, value: object) -> bool:
     return kind is not None and normalize_identifier(kind, value) is not None
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 def merge_traits(customer: Customer, traits: Mapping[str, Any]) -> set[str]:
     """Set names, locale and time zone from known traits on the (unsaved) customer, and merge
     the rest in as custom traits; returns the changed field names. No database."""
@@ -61,6 +68,8 @@ def merge_traits(customer: Customer, traits: Mapping[str, Any]) -> set[str]:
             value = value.replace("_", "-").split("-")[0].lower()
             if value not in languages:
                 continue
+        if field == "time_zone" and value not in _time_zones():
+            continue  # a zone we cannot compute quiet hours in (or longer than the column)
         if value and getattr(customer, field) != value:
             setattr(customer, field, value[:150])
             changed.add(field)

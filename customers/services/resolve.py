@@ -28,6 +28,7 @@ from customers.services.lookup import (
 )
 from customers.services.merge import merge, suggest_merge
 from customers.services.profile import apply_traits, refresh_search_text
+from customers.services.suppression import without_erased
 
 if TYPE_CHECKING:
     pass
@@ -47,9 +48,17 @@ def resolve(
     Auto-merges only on trusted links (same user_id; anonymous_id together with user_id;
     a verified email/phone, or one sent by a trusted source); any other match to a second
     profile becomes a MergeSuggestion. Never gives a customer two user_ids. Safe under
-    concurrency: a lost insert race is retried. Raises DomainError("no_identifier").
+    concurrency: a lost insert race is retried. Identifiers of erased customers (the
+    suppression list) are dropped and never stored again. Raises DomainError("no_identifier"),
+    or DomainError("identifier_erased") when every identifier given is on the list.
     """
-    pairs = normalize_identifiers(identifiers)
+    pairs, dropped = without_erased(normalize_identifiers(identifiers))
+    if not pairs and dropped:
+        raise DomainError(
+            "identifier_erased",
+            _("These identifiers belong to an erased customer and are not stored again."),
+            status=422,
+        )
     if not pairs:
         raise DomainError("no_identifier", _("No usable identifier (user id, anonymous id, ...)."))
     for attempt in range(4):

@@ -72,8 +72,9 @@ def world():
 def test_a_marketer_schedules_a_campaign_that_beat_sends_and_results_count(
     world, client, run_tasks_inline, django_capture_on_commit_callbacks
 ):
-    client.force_login(StaffFactory(role="Marketing"))
     with time_machine.travel(T0, tick=False):
+        # Signed in at T0: a staff sign-in lasts 12 hours (SESSION_COOKIE_AGE).
+        client.force_login(StaffFactory(role="Marketing"))
         response = client.post(
             reverse("admin:campaigns_segment_add"),
             {"name": "Considering", "description": "", "kind": "dynamic", "_save": "Save",

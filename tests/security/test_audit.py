@@ -11,8 +11,8 @@ from campaigns import scheduling
 from campaigns.models import Campaign, Segment
 from channels.models import Template
 from customers import apikeys
-from customers.models import Consent
 from customers import services as merging
+from customers.models import Consent
 from security.models import AuditEntry
 from tests.customers.factories import (
     CustomerFactory,
@@ -68,7 +68,8 @@ def test_key_creation_rotation_and_revocation_are_audited_without_the_secret(cli
     for entry in AuditEntry.objects.all():
         assert entry.actor_label == "root"
         assert entry.target_label == str(source)
-        assert raw not in str(entry.details) and new_raw not in str(entry.details)
+        assert raw not in str(entry.details)
+        assert new_raw not in str(entry.details)
     assert AuditEntry.objects.get(action=Action.KEY_ROTATE).details == {
         "key": f"{key.prefix}…",
         "replaced_by": f"{new.prefix}…",

@@ -13,8 +13,8 @@ class Command(BaseCommand):
         parser.add_argument("--kind", choices=Source.Kind.values, default=Source.Kind.WEB)
         parser.add_argument(
             "--scopes",
-            default=",".join(apikeys.ALL_SCOPES),
-            help="Comma-separated: track,read,write (default: all).",
+            default=",".join(apikeys.DEFAULT_SCOPES),
+            help="Comma-separated: track,read,write,privacy (default: all but privacy).",
         )
         parser.add_argument("--trusted", action="store_true", help="Trust its emails and phones.")
 
