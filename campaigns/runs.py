@@ -57,7 +57,7 @@ def _materialise(run: CampaignRun, campaign: Campaign, now: dt.datetime) -> int:
     members = segments.members(campaign.segment, now=now).order_by().values(member=F("pk"))
     sql, params = members.query.sql_with_params()
     table = Recipient._meta.db_table
-    with connection.cursor() as cursor:
+    with segments.room_to_hash(), connection.cursor() as cursor:
         cursor.execute(
             # Only the segment's compiled query and placeholders; the table is the model's own.
             f"INSERT INTO {table} (run_id, customer_id, status) "

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -455,5 +458,25 @@ def members(segment: Any, *, now: dt.datetime | None = None) -> QuerySet[Custome
     return live.filter(as_q(segment.rules, now=now, _seen=frozenset({segment.pk})))
 
 
+@contextmanager
+def room_to_hash() -> Iterator[None]:
+    """A transaction in which PostgreSQL may hash a whole audience in memory: for a run's
+    audience, which is large when it matters.
+
+    A consent rule over a large audience is a hash join over every email identity; with the
+    default work_mem (4 MB) its hash spills to disk in batches: measured on 1M customers, a
+    700k-customer consent segment selects in 1.4 s instead of 2.0 s with SEGMENT_WORK_MEM = 64MB
+    and a run materialises it at 182k rows/s instead of 118k. Only this transaction gets it
+    (SET LOCAL); SQLite ignores it."""
+    with transaction.atomic():
+        work_mem = getattr(settings, "SEGMENT_WORK_MEM", "")
+        if work_mem and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+        yield
+
+
 def count(segment: Any, *, now: dt.datetime | None = None) -> int:
+    # Not room_to_hash(): for a narrow segment the planner then trades its index probes for
+    # hashes of whole tables (the bench's 4-condition count: 0.9 s → 1.4–2.4 s with 64MB).
     return members(segment, now=now).count()

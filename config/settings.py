@@ -358,6 +358,9 @@ CAMPAIGN_APPROVAL_SIZE = envint("CAMPAIGN_APPROVAL_SIZE", 50_000)
 CAMPAIGN_FANOUT_CHAINS = envint("CAMPAIGN_FANOUT_CHAINS", 2)
 # A sending run that handed nothing over for this long lost its chunk chains (a killed worker).
 CAMPAIGN_STALLED_SECONDS = envint("CAMPAIGN_STALLED_SECONDS", 180)
+# PostgreSQL work_mem for a run's audience query (SET LOCAL, that transaction only): room
+# to hash a large audience in memory, not in batches on disk ("" keeps the server's).
+SEGMENT_WORK_MEM = os.environ.get("SEGMENT_WORK_MEM", "64MB")
 
 # Support cases: an unresolved case without a first response this long after it opened is
 # overdue in the agents' queue.
