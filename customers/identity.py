@@ -104,6 +104,9 @@ def normalize_identifier(kind: str, raw: object, *, region: str | None = None) -
         if raw is None:
             return None
         text = str(raw)
+        if "\x00" in text:
+            return None  # PostgreSQL cannot store (or even compare with) a NUL character
+        text.encode()  # a lone surrogate is not text any database stores: None below
         kind = str(kind).strip().lower()
         if kind == "email":
             value = normalize_email(text)

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.db import OperationalError
+from django.db import DataError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -58,6 +58,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"code": "busy", "message": "The server is busy; retry after Retry-After seconds."},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "2"},
+        )
+    if isinstance(exc, DataError):
+        # A value the database refuses (a NUL character, a number out of range) that no
+        # validation caught first: the client's input, not our failure; nothing was applied.
+        logger.warning("api.invalid_value", exc_info=exc)
+        return Response(
+            {"code": "invalid_value", "message": "A value in the request cannot be stored."},
+            status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, RequestDataTooBig):
         # DRF reads request.body, which stops at DATA_UPLOAD_MAX_MEMORY_SIZE.

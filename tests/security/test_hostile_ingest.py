@@ -8,6 +8,7 @@ import pytest
 
 from channels import tracking
 from customers.models import Customer, Interaction
+from tests.customers.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -325,3 +326,22 @@ def test_the_rest_api_answers_a_wrong_content_type_with_415(send, content_type):
 )
 def test_the_rest_api_answers_broken_or_non_object_json_with_a_400(send, body):
     assert_json_error(send("/api/v1/orders", body), 400)
+
+
+@pytest.mark.parametrize("field", ["user_id", "anonymous_id", "email", "phone"])
+@pytest.mark.parametrize("value", ["abc%00def", "%00", "x%ED%A0%80y", "%FF%FE"])
+def test_a_lookup_by_an_identifier_no_database_stores_finds_nobody_and_never_fails(
+    client, source_key, field, value
+):
+    """Found by schemathesis: a NUL in ?user_id= reached PostgreSQL and made a 500. Such a
+    value names no customer: an empty page (or a JSON 4xx), never a server error."""
+    CustomerFactory()
+    response = client.get(
+        f"/api/v1/customers?{field}={value}", HTTP_AUTHORIZATION=f"Bearer {source_key[1]}"
+    )
+    assert response.status_code < 500, response.content[:300]
+    body = response.json()
+    if response.status_code == 200:
+        assert body["results"] == []
+    else:
+        assert {"code", "message"} <= set(body)
