@@ -1,3 +1,5 @@
+import json
+
 import factory
 from django.utils import timezone
 
@@ -66,3 +68,22 @@ class MessageFactory(factory.django.DjangoModelFactory):
     status = Message.Status.SENT
     provider_id = factory.Sequence(lambda n: f"prov-{n}")
     sent_at = factory.LazyFunction(timezone.now)
+
+
+def channel_form(channel, **changes):
+    """The admin change form's POST data for ``channel`` as it stands, with ``changes``."""
+    data = {
+        "name": channel.name,
+        "kind": channel.kind,
+        "backend": channel.backend,
+        "settings": json.dumps(channel.public_settings),
+        "sender": channel.sender,
+        "rate_limit": channel.rate_limit,
+        "priority": channel.priority,
+        "window_start": "",
+        "window_end": "",
+        "webhook_secret": "",
+        "active": "on",
+    }
+    data.update(changes)
+    return data

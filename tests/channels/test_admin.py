@@ -11,7 +11,12 @@ from django.utils import timezone
 from channels.forms import PLACEHOLDER
 from channels.models import Channel, FrequencyCap, Message, Template
 from customers import services as customers
-from tests.channels.factories import ChannelFactory, MessageFactory, TemplateFactory
+from tests.channels.factories import (
+    ChannelFactory,
+    MessageFactory,
+    TemplateFactory,
+    channel_form,
+)
 from tests.customers.factories import CustomerFactory, IdentityFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -69,24 +74,6 @@ def secret_channel():
         settings=SECRETS,
         webhook_secret=WEBHOOK_SECRET,
     )
-
-
-def channel_form(channel, **changes):
-    data = {
-        "name": channel.name,
-        "kind": channel.kind,
-        "backend": channel.backend,
-        "settings": json.dumps(channel.public_settings),
-        "sender": channel.sender,
-        "rate_limit": channel.rate_limit,
-        "priority": channel.priority,
-        "window_start": "",
-        "window_end": "",
-        "webhook_secret": "",
-        "active": "on",
-    }
-    data.update(changes)
-    return data
 
 
 # --- Channels -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from channels.services import Content
 from customers.models import Interaction
 from security import checks, crypto
 from security.models import AuditEntry
+from tests.channels.factories import channel_form
 from tests.customers.factories import CustomerFactory, IdentityFactory, StaffFactory
 
 API_KEY = "KAVE-7f3c9e1d-live-KEY"
@@ -452,24 +453,6 @@ def test_an_unexpected_backend_exception_is_retried_with_its_secrets_masked(capl
 # --- The admin ----------------------------------------------------------------------------------
 
 
-def _form(channel, **changes):
-    data = {
-        "name": channel.name,
-        "kind": channel.kind,
-        "backend": channel.backend,
-        "settings": json.dumps(channel.public_settings),
-        "sender": channel.sender,
-        "rate_limit": channel.rate_limit,
-        "priority": channel.priority,
-        "window_start": "",
-        "window_end": "",
-        "webhook_secret": "",
-        "active": "on",
-    }
-    data.update(changes)
-    return data
-
-
 @pytest.fixture
 def admin(client):
     user = StaffFactory(role="Administrator")
@@ -497,7 +480,7 @@ def test_changing_secrets_in_the_admin_is_audited_by_name_only(admin):
 
     response = admin.post(
         reverse("admin:channels_channel_change", args=[channel.pk]),
-        _form(channel, settings=json.dumps(shown), webhook_secret="whsec-new-value-77"),
+        channel_form(channel, settings=json.dumps(shown), webhook_secret="whsec-new-value-77"),
     )
 
     assert response.status_code == 302
@@ -519,7 +502,7 @@ def test_saving_without_touching_secrets_audits_nothing_and_keeps_them(admin):
 
     response = admin.post(
         reverse("admin:channels_channel_change", args=[channel.pk]),
-        _form(channel, sender="Shop"),
+        channel_form(channel, sender="Shop"),
     )
 
     assert response.status_code == 302
@@ -536,12 +519,12 @@ def test_removing_a_secret_and_adding_a_channel_are_audited(admin):
     settings = {k: v for k, v in channel.public_settings.items() if k != "auth"}
     admin.post(
         reverse("admin:channels_channel_change", args=[channel.pk]),
-        _form(channel, settings=json.dumps(settings), clear_webhook_secret="on"),
+        channel_form(channel, settings=json.dumps(settings), clear_webhook_secret="on"),
     )
     new = Channel(name="Mail", kind="email", backend="channels.backends.smtp.SmtpBackend")
     admin.post(
         reverse("admin:channels_channel_add"),
-        _form(new, settings=json.dumps({"password": PASSWORD}), webhook_secret=WEBHOOK),
+        channel_form(new, settings=json.dumps({"password": PASSWORD}), webhook_secret=WEBHOOK),
     )
 
     details = list(
@@ -562,7 +545,7 @@ def test_a_pasted_encrypted_value_is_refused(admin):
 
     response = admin.post(
         reverse("admin:channels_channel_change", args=[channel.pk]),
-        _form(
+        channel_form(
             channel,
             settings=json.dumps({**channel.public_settings, "api_key": sealed}),
             webhook_secret=sealed,
