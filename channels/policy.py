@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from channels import windows
@@ -71,12 +73,7 @@ class Ledger:
             [cap.period for cap in self.caps]
             + [dt.timedelta(hours=settings.DELIVERY_ARBITRATION_HOURS), dt.timedelta(days=2)]
         )
-        for customer_id, sending_at, intent, pk, key in Message.objects.filter(
-            customer_id__in=marketing,
-            purpose=Message.Purpose.MARKETING,
-            status__in=Message.OUT,
-            sending_at__gte=now - horizon,
-        ).values_list("customer_id", "sending_at", "intent", "pk", "idempotency_key"):
+        for customer_id, sending_at, intent, pk, key in _recent_marketing(marketing, now - horizon):
             self._recent.setdefault(customer_id, []).append((sending_at, intent, pk, key))
 
     def recent(
@@ -104,6 +101,36 @@ class Ledger:
             self._recent.setdefault(message.customer_id, []).append(
                 (at, message.intent, message.pk, message.idempotency_key)
             )
+
+
+def _recent_marketing(
+    customer_ids: set[int], since: dt.datetime
+) -> Iterable[tuple[int, dt.datetime, str, int, str]]:
+    """(customer, sending_at, intent, pk, key) of these customers' marketing messages out
+    since then.
+
+    On PostgreSQL each customer is looked up on its own through the (customer, created_at)
+    index: a fan-out fills the message table faster than autovacuum analyses it, and with no
+    statistics on ``customer_id`` the planner reads ``customer_id IN (200 ids)`` as "the whole
+    table" and scans all of it for every batch (37 ms instead of 4 ms at 120k messages)."""
+    recent = (
+        Message.objects.filter(
+            purpose=Message.Purpose.MARKETING, status__in=Message.OUT, sending_at__gte=since
+        )
+        .order_by()
+        .values_list("customer_id", "sending_at", "intent", "pk", "idempotency_key")
+    )
+    if connection.vendor != "postgresql":
+        return recent.filter(customer_id__in=customer_ids)
+    sql, params = recent.filter(customer_id=RawSQL("who.id", ())).query.sql_with_params()
+    with connection.cursor() as cursor:
+        # OFFSET 0 keeps the subquery from being merged into a join the planner could hash.
+        cursor.execute(
+            f"SELECT mine.* FROM unnest(%s::bigint[]) AS who(id) "
+            f"CROSS JOIN LATERAL ({sql} OFFSET 0) AS mine",
+            [sorted(customer_ids), *params],
+        )
+        return cursor.fetchall()
 
 
 def _flow(idempotency_key: str) -> str | None:
