@@ -240,7 +240,8 @@ class Recipient(models.Model):
         HELD_OUT = "held_out", _("Held out")
 
     # Every index costs the run's INSERT … SELECT: the unique (run, customer) and the customer
-    # index below serve the foreign keys' look-ups, so they carry no index of their own.
+    # index below serve the foreign keys' look-ups, so they carry no index of their own, and the
+    # fan-out claims waiting rows by walking (run, customer) from its place (campaigns.runs).
     run = models.ForeignKey(
         CampaignRun,
         verbose_name=_("run"),
@@ -277,15 +278,7 @@ class Recipient(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "customer"], name="campaigns_one_recipient")
         ]
-        indexes = [
-            # The fan-out's claim: a run's waiting recipients in id order.
-            models.Index(
-                fields=["run", "id"],
-                name="campaigns_recipient_waiting",
-                condition=models.Q(status="pending"),
-            ),
-            models.Index(fields=["customer"], name="campaigns_recipient_customer"),
-        ]
+        indexes = [models.Index(fields=["customer"], name="campaigns_recipient_customer")]
 
     def __str__(self) -> str:
         return f"{self.run_id}/{self.customer_id}"

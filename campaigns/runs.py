@@ -3,11 +3,13 @@
 ``start`` makes a ``CampaignRun`` whose audience is written as ``Recipient`` rows by one
 ``INSERT … SELECT`` of the segment's query (the database does it; no customer passes through
 Python), marks the hold-out share at random, and queues the fan-out. ``send_chunk`` claims the
-next waiting recipients with ``SKIP LOCKED``, hands them to the outbox with ``send_many`` under
-``campaign:<run>:<customer>`` and marks them, in one transaction; then it queues itself again
+next waiting recipients in customer order after its chain's place (``after``) with ``SKIP
+LOCKED``, hands them to the outbox with ``send_many`` under ``campaign:<run>:<customer>`` and
+marks them, in one transaction; then it queues itself again from the last customer it claimed
 (at once, or a minute later under a throttle). ``CAMPAIGN_FANOUT_CHAINS`` such chains run side by
-side, so every worker process can take part. Pause and cancel are read at every chunk. A
-worker killed mid-chunk leaves its recipients waiting, and the idempotency keys make the
+side, so every worker process can take part. Pause and cancel are read at every chunk. A chain
+that reaches the end looks once more from the start, for recipients a failed chunk left behind;
+a worker killed mid-chunk leaves its recipients waiting, and the idempotency keys make the
 retried chunk send nothing twice.
 """
 
@@ -46,6 +48,7 @@ def start(campaign: Campaign, *, now: dt.datetime | None = None) -> CampaignRun 
         lifecycle.move(locked, "start", note=f"#{run.pk}")
         run.audience = _materialise(run, locked, now)
         run.holdout = _hold_out(run, locked.holdout_percent)
+        _know_the_run()
         run.save(update_fields=["audience", "holdout"])
         for _ in range(_chains(locked)):
             transaction.on_commit(lambda: _queue(run.pk))
@@ -67,6 +70,15 @@ def _materialise(run: CampaignRun, campaign: Campaign, now: dt.datetime) -> int:
         return cursor.rowcount
 
 
+def _know_the_run() -> None:
+    """Fresh statistics of the recipient table, which now holds the run (PostgreSQL samples
+    ~30k rows: ~0.2 s at 1M). Without them the planner takes a new run for a few rows, and
+    every chunk's claim sorts the whole run (270 ms a chunk at 1M instead of 0.8 ms)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Recipient._meta.db_table}")
+
+
 def _hold_out(run: CampaignRun, percent: int) -> int:
     """Mark ``percent`` of the audience, chosen at random, as held out; returns how many."""
     size = run.audience * percent // 100
@@ -82,15 +94,19 @@ def _chains(campaign: Campaign) -> int:
     return 1 if campaign.throttle_per_minute else max(1, settings.CAMPAIGN_FANOUT_CHAINS)
 
 
-def _queue(run_id: int, *, countdown: int = 0) -> None:
+def _queue(run_id: int, *, after: int = 0, countdown: int = 0) -> None:
     from campaigns.tasks import send_chunk
 
-    send_chunk.apply_async((run_id,), countdown=countdown)
+    send_chunk.apply_async((run_id,), {"after": after} if after else {}, countdown=countdown)
 
 
-def send_chunk(run_id: int, *, now: dt.datetime | None = None) -> int:
-    """Hand the next chunk of a run's waiting recipients to the outbox; returns how many.
-    Queues the next chunk, or finishes the run when none is left."""
+def send_chunk(run_id: int, *, after: int = 0, now: dt.datetime | None = None) -> int:
+    """Hand the next chunk of a run's waiting recipients (customers after ``after``, in
+    customer order) to the outbox; returns how many. Queues the next chunk, or finishes the
+    run when none is left.
+
+    The claim walks the (run, customer) index from the chain's place, so the table needs no
+    index of waiting rows of its own (one index fewer for every row a run writes)."""
     now = now or timezone.now()
     with transaction.atomic():
         # Not locked: the chains of a run work side by side; pause and cancel show at the next
@@ -102,13 +118,18 @@ def send_chunk(run_id: int, *, now: dt.datetime | None = None) -> int:
         size = min(CHUNK, campaign.throttle_per_minute or CHUNK)
         chosen = list(
             Recipient.objects.select_for_update(skip_locked=True)
-            .filter(run=run, status=Recipient.Status.PENDING)
-            .order_by("pk")
+            .filter(run=run, status=Recipient.Status.PENDING, customer_id__gt=after)
+            .order_by("customer_id")
             .values_list("pk", "customer_id")[:size]
         )
         if chosen:
             commit_without_waiting()
         if not chosen:
+            if after:
+                # Behind this chain's place, a chunk that failed may have left recipients
+                # waiting: one more pass from the start finds them, or finishes the run.
+                transaction.on_commit(lambda: _queue(run_id))
+                return 0
             # Rows another chain holds are still waiting (their change is not visible yet):
             # that chain finishes the run.
             if not Recipient.objects.filter(run=run, status=Recipient.Status.PENDING).exists():
@@ -141,8 +162,10 @@ def send_chunk(run_id: int, *, now: dt.datetime | None = None) -> int:
         # Last in the transaction: the run's row is locked only for the commit.
         CampaignRun.objects.filter(pk=run.pk).update(last_chunk_at=now)
         more = len(chosen) == size
-        countdown = 60 if campaign.throttle_per_minute else 0
-        transaction.on_commit(lambda: _queue(run_id, countdown=countdown if more else 0))
+        countdown = 60 if campaign.throttle_per_minute and more else 0
+        # A short chunk was the last after this place: the next looks from the start.
+        last = chosen[-1][1] if more else 0
+        transaction.on_commit(lambda: _queue(run_id, after=last, countdown=countdown))
     return len(chosen)
 
 

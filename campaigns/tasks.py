@@ -15,8 +15,8 @@ def start_run(campaign_id: int) -> None:
 
 
 @shared_task(name="campaigns.send_chunk", ignore_result=True, acks_late=True)
-def send_chunk(run_id: int) -> None:
-    runs.send_chunk(run_id)
+def send_chunk(run_id: int, after: int = 0) -> None:
+    runs.send_chunk(run_id, after=after)
 
 
 @shared_task(name="campaigns.requeue_stalled", ignore_result=True)

@@ -89,6 +89,37 @@ def test_pause_resume_and_a_lost_chunk_send_everyone_once(campaign, monkeypatch)
     assert Recipient.objects.filter(run=run, status="handed", message=None).count() == 0
 
 
+def test_a_chain_goes_on_from_its_place_and_looks_back_once_at_the_end(
+    campaign, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(runs, "CHUNK", 3)
+    queued = []
+    monkeypatch.setattr(runs, "_queue", lambda run_id, **kw: queued.append(kw.get("after", 0)))
+    run = runs.start(campaign)
+    waiting = sorted(
+        Recipient.objects.filter(run=run, status="pending").values_list("customer", flat=True)
+    )
+
+    # Another chain holds the first three (or their chunk failed): this one goes on after them.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runs.send_chunk(run.pk, after=waiting[2]) == 3
+    sent = Message.objects.filter(idempotency_key__startswith=f"campaign:{run.pk}:")
+    assert set(sent.values_list("customer", flat=True)) == set(waiting[3:6])
+    assert queued[-1] == waiting[5]  # the next chunk starts after the last one claimed
+
+    # Nothing after its place: one more look from the start, not the end of the run.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runs.send_chunk(run.pk, after=waiting[-1]) == 0
+    assert queued[-1] == 0
+    run.refresh_from_db()
+    assert run.status == CampaignRun.Status.SENDING
+
+    drain(run)
+    assert sorted(sent.values_list("customer", flat=True)) == waiting
+    run.refresh_from_db()
+    assert run.status == CampaignRun.Status.DONE
+
+
 def test_cancel_stops_the_rest(campaign, monkeypatch):
     monkeypatch.setattr(runs, "CHUNK", 3)
     run = runs.start(campaign)
