@@ -60,21 +60,13 @@ messages: install
 		--ignore=.venv --ignore=.tools --ignore=var --ignore=tests --ignore=bench
 	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=.tools
 
+# Every benchmark (PostgreSQL: DATABASE_URL or BENCH_DATABASE_URL), then a summary of every
+# figure with its ratio (bench/run.py). Full mode by hand; quick check mode in CI.
 bench: install
-	$(BIN)/python bench/timeline.py
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/delivery.py
-	$(BIN)/python bench/sweep.py
-	$(BIN)/python bench/campaign.py
-	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/run.py
 
 bench-check: install
-	$(BIN)/python bench/timeline.py --quick --check
-	$(BIN)/python bench/ingest.py --quick --check
-	$(BIN)/python bench/delivery.py --quick --check
-	$(BIN)/python bench/sweep.py --quick --check
-	$(BIN)/python bench/campaign.py --quick --check
-	$(BIN)/python bench/dashboard.py --quick --check
+	$(BIN)/python bench/run.py --quick --check
 
 clean:
 	rm -rf $(VENV) .tools var

@@ -44,6 +44,7 @@ from bench.common import (  # noqa: E402
     worker_env,
     worker_ready,
 )
+from bench.figures import figure  # noqa: E402
 
 SIZES = {"full": 1_000_000, "quick": 100_000}
 DUE_SHARE = 10
@@ -240,6 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{label}: {due:,} reminders {what} in {seconds:.1f} s = {per_second:,.0f}/s; "
             f"ratio to the raw claim {per_second / raw:.3f} ({goals}: {verdict})"
+        )
+        figure(
+            f"sweep: due reminders, {label}",
+            f"{per_second:,.0f} reminders/s",
+            ratio=per_second / raw,
+            reference=f"the raw SKIP LOCKED claim ({raw:,.0f} rows/s)",
+            goal=goals.removeprefix("goals "),
+            met=verdict == "ok",
         )
     print(
         f"  (one worker, 2 processes, sweeping and delivering at once via locmem; "
