@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from zoneinfo import ZoneInfo
 
+from celery.schedules import crontab
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
@@ -41,7 +43,7 @@ def start(campaign: Campaign, *, now: dt.datetime | None = None) -> CampaignRun 
     now = now or timezone.now()
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().select_related("segment").get(pk=campaign.pk)
-        if locked.status != Campaign.Status.SCHEDULED:
+        if locked.status != Campaign.Status.SCHEDULED or _occurrence_ran(locked, now):
             return None
         run = CampaignRun.objects.create(campaign=locked, started_at=now)
         # The run's number: a note in no language, so every reader's history reads it.
@@ -54,6 +56,29 @@ def start(campaign: Campaign, *, now: dt.datetime | None = None) -> CampaignRun 
             transaction.on_commit(lambda: _queue(run.pk))
     logger.info("campaigns.run_started run=%s audience=%s", run.pk, run.audience)
     return run
+
+
+def _occurrence_ran(campaign: Campaign, now: dt.datetime) -> bool:
+    """Whether a recurring campaign already ran for the latest occurrence of its recurrence: a
+    second beat (by mistake) fires the same crontab too, and its start, waiting on the lock
+    above, may come after the first run finished and the campaign went back to "scheduled"."""
+    if campaign.schedule != Campaign.Schedule.RECURRING:
+        return False  # a one-off leaves "scheduled" for good when it starts
+    latest = campaign.runs.order_by("-started_at").values_list("started_at", flat=True).first()
+    if latest is None:
+        return False
+    zone = ZoneInfo(campaign.time_zone)
+    minute, hour, day_of_month, month_of_year, day_of_week = campaign.crontab.split()
+    recurrence = crontab(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+        nowfun=lambda: now.astimezone(zone),
+    )
+    # Due again only when an occurrence came after the latest run's start.
+    return not recurrence.is_due(latest.astimezone(zone)).is_due
 
 
 def _materialise(run: CampaignRun, campaign: Campaign, now: dt.datetime) -> int:

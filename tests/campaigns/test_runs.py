@@ -120,6 +120,26 @@ def test_a_chain_goes_on_from_its_place_and_looks_back_once_at_the_end(
     assert run.status == CampaignRun.Status.DONE
 
 
+def test_a_second_beat_firing_a_recurrence_again_starts_no_second_run(campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(
+        schedule=Campaign.Schedule.RECURRING, crontab="0 10 * * *", time_zone="Asia/Tehran"
+    )
+    campaign.refresh_from_db()
+    tehran = ZoneInfo("Asia/Tehran")
+    ten = dt.datetime(2026, 3, 7, 10, 0, 2, tzinfo=tehran)
+
+    first = runs.start(campaign, now=ten)
+    drain(first)
+    campaign.refresh_from_db()
+    assert campaign.status == "scheduled"  # a recurring campaign waits for its next occurrence
+
+    # The other beat's start for the same 10:00, after the first run finished: nothing.
+    assert runs.start(campaign, now=ten + dt.timedelta(seconds=40)) is None
+    # The next day's 10:00 runs again.
+    assert runs.start(campaign, now=ten + dt.timedelta(days=1)) is not None
+    assert CampaignRun.objects.filter(campaign=campaign).count() == 2
+
+
 def test_cancel_stops_the_rest(campaign, monkeypatch):
     monkeypatch.setattr(runs, "CHUNK", 3)
     run = runs.start(campaign)
