@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: install run test e2e lint format messages bench bench-check clean
+.PHONY: install run serve test e2e lint format messages bench bench-check clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -32,6 +32,15 @@ run: install
 	$(BIN)/python manage.py demo_channels
 	@$(BIN)/python manage.py describe_setup --logins
 	$(BIN)/honcho start
+
+# Production-style web server: gunicorn (config/gunicorn.conf.py: WEB_BIND, WEB_WORKERS, JSON
+# logs) with the workers' Prometheus counters in var/metrics (emptied at each start). Celery
+# worker and beat run beside it (Procfile). docs/operations.md lists the environment.
+serve: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	PROMETHEUS_MULTIPROC_DIR="$${PROMETHEUS_MULTIPROC_DIR:-$${VAR_DIR:-var}/metrics}" \
+		$(BIN)/gunicorn config.wsgi --config config/gunicorn.conf.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -113,12 +113,14 @@ def copy_rows(cursor: Any, table: str, columns: str, rows: Iterable[Sequence[Any
 
 
 def start_worker(env: dict[str, str], root: Path, processes: int = 2) -> subprocess.Popen[bytes]:
-    """A Celery worker with ``processes`` prefork processes on the run's own queue, with the
-    benchmarks' no-op task; quiet (its banner is not the benchmark's output)."""
+    """A Celery worker with ``processes`` prefork processes on the run's own queues (without
+    -Q a worker consumes every queue under the run's CELERY_TASK_DEFAULT_QUEUE prefix,
+    config/queues.py), with the benchmarks' no-op task; quiet (its banner is not the
+    benchmark's output)."""
     return subprocess.Popen(
         [
             str(root / ".venv/bin/celery"), "-A", "config", "worker", "--include", "bench.tasks",
-            "--queues", env["CELERY_TASK_DEFAULT_QUEUE"], "--concurrency", str(processes),
+            "--concurrency", str(processes),
             "--pool", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat",
             "--loglevel", "WARNING",
         ],

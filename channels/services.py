@@ -105,7 +105,7 @@ def send_many(requests: Sequence[Request]) -> list[Message]:
         with transaction.atomic():
             Message.objects.bulk_create(fresh)
             _note_many(fresh)
-            enqueue_many([m.pk for m in fresh if m.status == Message.Status.QUEUED])
+            enqueue_many([m for m in fresh if m.status == Message.Status.QUEUED])
     except IntegrityError:
         if len(requests) == 1:
             # The same key was sent by a concurrent caller a moment ago: that one stands.
@@ -245,21 +245,32 @@ def _jsonable(context: Mapping[str, Any]) -> dict[str, Any]:
 
 def enqueue(message: Message) -> None:
     """Hand the message to a worker once the current transaction commits."""
-    enqueue_many([message.pk])
+    enqueue_many([message])
 
 
-def enqueue_many(ids: Sequence[int]) -> None:
-    """Hand messages to the workers once the current transaction commits: one task for a
-    single message, else one task per DELIVERY_TASK_CHUNK (200) messages — a fan-out of
-    10,000 is 50 tasks, not 10,000, and each message is still decided and recorded on its own."""
+def enqueue_many(messages: Sequence[Message] | Sequence[int]) -> None:
+    """Hand messages to the workers once the current transaction commits, on the delivery
+    queue of each one's channel kind (config/queues.py: a slow SMS gateway never holds up
+    email): per kind, one task for a single message, else one task per DELIVERY_TASK_CHUNK
+    (200) messages — a fan-out of 10,000 is 50 tasks, not 10,000, and each message is still
+    decided and recorded on its own. Bare ids cost one query for their kinds."""
     from channels.tasks import deliver_message, deliver_messages
+    from config import queues
 
-    if len(ids) == 1:
-        deliver_message.delay_on_commit(ids[0])
-        return
+    ids = [m for m in messages if not isinstance(m, Message)]
+    kinds = dict(Message.objects.filter(pk__in=ids).values_list("pk", "kind")) if ids else {}
+    by_kind: dict[str, list[int]] = {}
+    for m in messages:
+        pk, kind = (m.pk, m.kind) if isinstance(m, Message) else (m, kinds.get(m, ""))
+        by_kind.setdefault(kind, []).append(pk)
     size = settings.DELIVERY_TASK_CHUNK
-    for start in range(0, len(ids), size):
-        deliver_messages.delay_on_commit(list(ids[start : start + size]))
+    for kind, pks in by_kind.items():
+        queue = queues.delivery(kind)
+        if len(pks) == 1:
+            deliver_message.apply_async_on_commit((pks[0],), queue=queue)
+            continue
+        for start in range(0, len(pks), size):
+            deliver_messages.apply_async_on_commit((pks[start : start + size],), queue=queue)
 
 
 def _note(message: Message, status: str, **extra: Any) -> None:
@@ -439,9 +450,11 @@ def _retry_or_fail(message: Message, reason: str) -> str:
         )
         if updated:
             from channels.tasks import deliver_message
+            from config import queues
 
+            queue = queues.delivery(message.kind)
             transaction.on_commit(
-                lambda: deliver_message.apply_async((message.pk,), countdown=delay)
+                lambda: deliver_message.apply_async((message.pk,), countdown=delay, queue=queue)
             )
     logger.info("channels.retry message=%s attempt=%s in=%ss", message.pk, message.attempts, delay)
     return "retry"

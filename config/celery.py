@@ -5,12 +5,16 @@ import os
 
 from celery import Celery
 from celery.signals import beat_init
+from django.core import checks
+
+from config import queues
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("omnicrm", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+checks.register(queues.check_visibility_timeout)
 
 logger = logging.getLogger("config.celery")
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from config import queues
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -75,9 +77,15 @@ INSTALLED_APPS = [
     "journeys",
     "campaigns",
     "insights",
+    # Probes, metrics and structured logs: may import every app above, none imports it.
+    "ops",
 ]
 
 MIDDLEWARE = [
+    # Request id, log context and HTTP metrics for every request, the probes included.
+    "ops.middleware.RequestContextMiddleware",
+    # /healthz, /readyz, /metrics: answered before the host check and the HTTPS redirect.
+    "ops.middleware.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "channels.cors.TrackingCorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -91,6 +99,8 @@ MIDDLEWARE = [
     # A staff member signed in with the password alone reaches only the two-factor pages.
     "security.middleware.StaffTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Admin list pages, the dashboard and downloads read the replica, if there is one.
+    "config.replica.ReplicaMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last (django-axes): turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -148,6 +158,28 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # PostgreSQL's JIT spends longer compiling our segment queries than running them (0.4 of
     # 0.6 s for a consent rule over 100k customers): off unless the URL says otherwise.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+# An optional read replica (a PostgreSQL standby): admin list pages, the insights dashboard and
+# the admin's downloads read from it; everything else, and every write, uses the primary
+# (config/routers.py, config/replica.py). Tests point it at the test database (MIRROR).
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL,
+        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+    if DATABASES["replica"]["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise RuntimeError("DATABASE_REPLICA_URL must use the same database as DATABASE_URL")
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    else:
+        DATABASES["replica"]["CONN_MAX_AGE"] = 0
+        DATABASES["replica"]["OPTIONS"] = dict(DATABASES["default"]["OPTIONS"])
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
+# After a write (a form saved, an action run) the person's pages read the primary this long,
+# so they see their change even if the replica lags behind.
+DATABASE_REPLICA_PIN_SECONDS = envint("DATABASE_REPLICA_PIN_SECONDS", 15)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Covering indexes (Index.include) are a PostgreSQL speed-up; SQLite builds the same index
 # without the extra column, so its warning about them says nothing a user can act on.
@@ -212,6 +244,9 @@ SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 12 * 3600)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Off only where the TLS proxy in front already redirects http:// (SECURE_SSL_REDIRECT=0).
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers and Prometheus reach an instance over plain HTTP (ops/middleware.py answers
+# these before SecurityMiddleware anyway; this keeps them exempt if the order ever changes).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 # HSTS: one year in production. includeSubDomains and preload stay off unless asked for: the
 # CRM usually runs on one host of a company domain whose other hosts it cannot vouch for, and
 # a preload listing cannot be taken back quickly. Their reminders (W005, W021) are therefore
@@ -266,12 +301,30 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
     for folder in ("queue", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://")):
+    # Redis hands an unacknowledged task to another worker after this long: longer than any
+    # countdown the code sets (a delivery's last back-off, 480 s by default; config.W001 warns
+    # otherwise) and than the slowest task. Crash recovery does not wait for it: the database
+    # sweeps (dispatch_due, requeue_stuck, requeue_stalled) queue lost work again sooner.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 7200)
+    }
 CELERY_TASK_IGNORE_RESULT = True
-# One queue unless an operator splits work (docs/operations.md); the benchmarks use their own.
+# The queues are named after this one, used as their prefix (config/queues.py): a worker
+# without -Q consumes them all; the benchmarks and each test process use a prefix of their own.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get(
     "CELERY_TASK_DEFAULT_QUEUE", f"celery-{TEST_PROCESS}" if TEST_PROCESS else "celery"
 )
+CELERY_TASK_QUEUES = queues.declare(CELERY_TASK_DEFAULT_QUEUE)
+CELERY_TASK_ROUTES = ("config.queues.route",)
 CELERY_TASK_ACKS_LATE = True
+# A task keeps running when the broker connection drops (its message goes back to the queue
+# and another worker may start it too): cutting it off between the provider's answer and the
+# row's "sent" would send twice, while a second run finds the row no longer queued.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# A worker process killed mid-task (OOM) does not requeue it, so a task that kills its process
+# cannot loop; the database sweeps pick up what it left queued or half-sent.
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = TIME_ZONE
@@ -410,11 +463,30 @@ IDENTITY_JUNK_VALUES = [
 IDENTITY_LIMITS = {"user_id": 1, "email": 10, "phone": 10, "anonymous_id": 200}
 IDENTITY_DEFAULT_LIMIT = 20
 
+# --- Operations (ops/) ----------------------------------------------------------------------
+# "json": one JSON object per log line (time, level, logger, message, request_id, task and
+# customer when known); "text": the plain lines for a terminal.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")
+# GET /metrics answers `Authorization: Bearer <METRICS_TOKEN>` only; unset, /metrics is off.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# /readyz fails when beat's heartbeat (written every 60 s) is older than this many seconds.
+READYZ_HEARTBEAT_MAX_AGE = envint("READYZ_HEARTBEAT_MAX_AGE", 180)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "ops.logs.JsonFormatter"},
+    },
+    "filters": {"context": {"()": "ops.logs.ContextFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from commerce import storefront
 from commerce.views import confirm_alert, restore_cart
+from ops import views as ops
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -18,6 +19,10 @@ urlpatterns = [
     path("alerts/confirm/<str:token>/", confirm_alert, name="alert-confirm"),
     path("cart/<str:token>/", restore_cart, name="cart-restore"),
     path("demo/shop/", storefront.shop, name="demo-shop"),
+    # Probes and metrics (ops/middleware.py answers them ahead of the other middleware).
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics_view, name="metrics"),
     path("", include("channels.urls")),
     path("", include("journeys.urls")),
 ]

@@ -99,11 +99,13 @@ def export_customer(
     actor: AbstractBaseUser | None = None,
     actor_label: str = "",
 ) -> dict[str, Any]:
-    """The export document, with its audit entry (``audit.Action.EXPORT``) written in the same
-    transaction; ``via`` says where it was asked for ("admin", "api")."""
+    """The export document, with its audit entry (``audit.Action.EXPORT``); ``via`` says where
+    it was asked for ("admin", "api"). The document is read before the audit's transaction, so
+    an admin download reads it from the replica when one is configured (config/routers.py); no
+    document is returned unless its audit entry was written."""
+    person = live(customer, refresh=True)
+    document = _document(person)
     with transaction.atomic():
-        person = live(customer, refresh=True)
-        document = _document(person)
         audit.record(
             audit.Action.EXPORT,
             request=request,

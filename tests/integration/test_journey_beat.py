@@ -87,9 +87,9 @@ def test_beat_and_a_worker_send_the_first_abandoned_cart_reminder_on_their_own(
     }
     log = (tmp_path / "worker.log").open("w")  # a file: a full pipe would stall the worker
     worker = subprocess.Popen(
+        # No -Q: the worker consumes every queue under its prefix (config/queues.py).
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-B", "--pool", "solo",
-         "--queues", queue, "--schedule", str(tmp_path / "beat-schedule"),
-         "--loglevel", "WARNING"],
+         "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "WARNING"],
         env=env,
         cwd=Path(settings.BASE_DIR),
         stdout=log,

@@ -216,6 +216,11 @@ ROWS: dict[str, Row] = {
     "journeys:csat": link(),
     "channels:hook-status": hook(),
     "channels:hook-inbound": hook(),
+    # --- Operations: probes for anyone (a load balancer has no session); /metrics only for its
+    # bearer token (tests/ops), off here where METRICS_TOKEN is unset, whoever asks ---
+    "healthz": everyone(ALLOW),
+    "readyz": everyone(ALLOW),
+    "metrics": Row(dict.fromkeys((*STAFF, *KEYS), NOT_FOUND)),
 }
 # Changes to the same customer on the API: one row per method, on top of the GET rows above.
 EXTRA_API_METHODS: dict[str, Row] = {
@@ -223,6 +228,18 @@ EXTRA_API_METHODS: dict[str, Row] = {
     "api:customer-cart": api((WRITE,), method="put"),
     "api:product": api((WRITE,), method="put"),
 }
+
+
+@pytest.fixture(autouse=True)
+def beat_is_alive(isolated_cache):
+    """The matrix is about who reaches what: /readyz answers 200 here (beat alive, a fresh
+    heartbeat), so a refusal cannot hide behind its 503 (tests/ops tests the 503)."""
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from customers.tasks import HEARTBEAT_KEY
+
+    cache.set(HEARTBEAT_KEY, timezone.now().isoformat(), timeout=None)
 
 
 def row_for(route: matrix.Route) -> Row | None:
