@@ -70,4 +70,12 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         "expired over a day ago.",
         "expires_seconds": 3500,
     },
+    {
+        "name": "Interaction partitions ahead",
+        "task": "customers.ensure_partitions",
+        "every_seconds": 86400,
+        "description": "Creates the interaction table's monthly partitions three months ahead "
+        "(PostgreSQL; nothing on SQLite).",
+        "expires_seconds": 82800,
+    },
 ]

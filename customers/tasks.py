@@ -20,3 +20,16 @@ def heartbeat() -> str:
     cache.set(HEARTBEAT_KEY, now, timeout=None)
     logger.info("heartbeat at %s", now)
     return now
+
+
+@shared_task(name="customers.ensure_partitions", ignore_result=True)
+def ensure_partitions() -> list[str]:
+    """Create the interaction table's coming monthly partitions and refresh the parent's
+    statistics (PostgreSQL; no-op elsewhere)."""
+    from customers import partitions
+
+    created = partitions.ensure_ahead(partitions.DEFAULT_AHEAD)
+    partitions.analyze()
+    if created:
+        logger.info("partitions created: %s", ", ".join(created))
+    return created
