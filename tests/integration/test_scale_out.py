@@ -213,9 +213,13 @@ def test_three_workers_and_two_beats_send_every_reminder_and_campaign_message_on
     now_campaign = make_campaign("Now", orders=7, size=NOW_AUDIENCE)
     at_campaign = make_campaign(
         "At", orders=8, size=AT_AUDIENCE, schedule="at",
-        send_at=timezone.now() + dt.timedelta(seconds=2),
+        send_at=timezone.now() + dt.timedelta(hours=1),
     )  # fmt: skip
-    scheduling.schedule(at_campaign)  # a one-off clocked task, due as the beats start
+    # A one-off clocked task, due as the beats start: its time is set just before scheduling
+    # (the set-up above takes seconds on a busy machine, and a past time is refused).
+    at_campaign.send_at = timezone.now() + dt.timedelta(seconds=2)
+    at_campaign.save(update_fields=["send_at"])
+    scheduling.schedule(at_campaign)
     every_second(
         "journeys.advance_due", "channels.dispatch_due", "campaigns.requeue_stalled",
         "customers.heartbeat",
