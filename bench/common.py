@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import statistics
 import subprocess
 import time
 import uuid
@@ -142,3 +143,22 @@ def worker_ready(processes: int = 2) -> None:
     for _ in range(tasks):
         noop.delay()
     wait_until(lambda: cache.get(NOOP_COUNTER) == tasks, 120, "the worker")
+
+
+def timings_ms(*calls: Callable[[], Any], runs: int, warmup: int = 3) -> list[list[float]]:
+    """Milliseconds of ``runs`` calls of each, interleaved so that load from other processes
+    on the machine falls on all of them alike."""
+    for _ in range(warmup):
+        for call in calls:
+            call()
+    samples: list[list[float]] = [[] for _ in calls]
+    for _ in range(runs):
+        for call, times in zip(calls, samples, strict=True):
+            started = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def describe(times: list[float]) -> str:
+    return f"median {statistics.median(times):.2f} ms, min {min(times):.2f} ms, {len(times)} runs"

@@ -20,14 +20,17 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import bench_database_url, recreate_database  # noqa: E402
+from bench.common import (  # noqa: E402
+    bench_database_url,
+    describe,
+    recreate_database,
+    timings_ms,
+)
 from bench.figures import figure  # noqa: E402
 
 # Goals, and the much looser limits --check fails on (CI machines are noisy).
@@ -39,25 +42,6 @@ SIZES = {
     "full": (19_000, 50, 50_000),
     "quick": (1_000, 50, 50_000),
 }
-
-
-def timings_ms(*calls: Callable[[], Any], runs: int, warmup: int = 3) -> list[list[float]]:
-    """Milliseconds of ``runs`` calls of each, interleaved so that load from other processes
-    on the machine falls on all of them alike."""
-    for _ in range(warmup):
-        for call in calls:
-            call()
-    samples: list[list[float]] = [[] for _ in calls]
-    for _ in range(runs):
-        for call, times in zip(calls, samples, strict=True):
-            started = time.perf_counter()
-            call()
-            times.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
-def describe(times: list[float]) -> str:
-    return f"median {statistics.median(times):.2f} ms, min {min(times):.2f} ms, {len(times)} runs"
 
 
 def main(argv: list[str] | None = None) -> int:
