@@ -3,7 +3,6 @@ hand. A ``celery worker -B`` process (DatabaseScheduler) runs against this test'
 database and the configured broker (Redis in CI's PostgreSQL pass), with the journey's first
 wait and the sweep's interval shortened."""
 
-import datetime as dt
 import json
 import os
 import subprocess
@@ -19,12 +18,12 @@ from django.db import connection
 from django.test import Client
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from channels.models import Channel, Message, Template
+from channels.models import Channel, Message
 from customers import apikeys
 from customers.consents import set_consent
 from customers.models import Customer
-from journeys.models import Journey, JourneyStep
 from tests.customers.factories import SourceFactory
+from tests.integration.journeys import abandoned_cart_journey
 
 pytestmark = pytest.mark.xdist_group("celery-broker")
 
@@ -36,26 +35,7 @@ def test_beat_and_a_worker_send_the_first_abandoned_cart_reminder_on_their_own(
     Channel.objects.create(
         name="Email", kind="email", backend="channels.backends.locmem.LocmemBackend"
     )
-    # An earlier transactional test may have flushed what the data migrations made, so the
-    # journey is (re)made here as the built-in one, with its first wait shortened.
-    journey, _ = Journey.objects.update_or_create(
-        key="abandoned_cart",
-        defaults={"name": "Abandoned cart", "trigger_events": ["Product Added"],
-                  "context": "cart", "exit_events": ["Order Completed"], "active": True},
-    )  # fmt: skip
-    JourneyStep.objects.update_or_create(
-        journey=journey,
-        position=0,
-        defaults={"wait": dt.timedelta(seconds=2), "condition": "cart_has_items",
-                  "channels": ["email"], "template": "abandoned_cart", "intent": "cart"},
-    )  # fmt: skip
-    lines = "{% for line in cart.lines.all %}{{ line.sku }} {% endfor %}"
-    Template.objects.get_or_create(
-        key="abandoned_cart",
-        kind="email",
-        locale="en",
-        defaults={"subject": "Your cart", "text": lines},
-    )
+    abandoned_cart_journey("email")
     call_command("setup_schedules")
     every_second, _ = IntervalSchedule.objects.get_or_create(
         every=1, period=IntervalSchedule.SECONDS

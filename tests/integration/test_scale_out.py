@@ -39,8 +39,8 @@ from config import queues
 from customers import apikeys
 from customers.consents import set_consent
 from customers.models import Customer
-from journeys.models import Journey, JourneyStep
 from tests.customers.factories import CustomerFactory, IdentityFactory, SourceFactory
+from tests.integration.journeys import abandoned_cart_journey
 
 pytestmark = pytest.mark.xdist_group("celery-broker")
 
@@ -111,29 +111,6 @@ def gateway():
     yield server
     server.shutdown()
     server.server_close()
-
-
-def make_journey() -> None:
-    """The built-in abandoned-cart journey (an earlier transactional test may have flushed
-    it), its first reminder on SMS two seconds after the cart."""
-    journey, _ = Journey.objects.update_or_create(
-        key="abandoned_cart",
-        defaults={"name": "Abandoned cart", "trigger_events": ["Product Added"],
-                  "context": "cart", "exit_events": ["Order Completed"], "active": True},
-    )  # fmt: skip
-    JourneyStep.objects.update_or_create(
-        journey=journey,
-        position=0,
-        defaults={"wait": dt.timedelta(seconds=2), "condition": "cart_has_items",
-                  "channels": ["sms"], "template": "abandoned_cart", "intent": "cart"},
-    )  # fmt: skip
-    JourneyStep.objects.filter(journey=journey, position__gt=0).delete()
-    Template.objects.update_or_create(
-        key="abandoned_cart",
-        kind="sms",
-        locale="en",
-        defaults={"text": "{% for line in cart.lines.all %}{{ line.sku }} {% endfor %}"},
-    )
 
 
 def abandon_carts() -> list[int]:
@@ -208,7 +185,7 @@ def test_three_workers_and_two_beats_send_every_reminder_and_campaign_message_on
                   "json": {"to": "{{ to }}", "text": "{{ text }}",
                            "key": "{{ metadata.idempotency_key }}"}},
     )  # fmt: skip
-    make_journey()
+    abandoned_cart_journey("sms")
     shoppers = abandon_carts()
     now_campaign = make_campaign("Now", orders=7, size=NOW_AUDIENCE)
     at_campaign = make_campaign(
