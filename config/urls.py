@@ -26,3 +26,9 @@ urlpatterns = [
     path("", include("channels.urls")),
     path("", include("journeys.urls")),
 ]
+
+# Django's error pages, in JSON for the API, ingest and webhook paths (customers/api/errors.py).
+handler400 = "customers.api.errors.bad_request"
+handler403 = "customers.api.errors.permission_denied"
+handler404 = "customers.api.errors.page_not_found"
+handler500 = "customers.api.errors.server_error"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import DisallowedHost, PermissionDenied, RequestDataTooBig
 from django.db import DataError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -96,6 +97,44 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 def not_found(request: Any, *args: Any, **kwargs: Any) -> Any:
     """JSON 404 for any path under the APIs that names no endpoint (never an HTML page)."""
-    from django.http import JsonResponse
-
     return JsonResponse({"code": "not_found", "message": "No such endpoint."}, status=404)
+
+
+# Paths machines call: Django's own error pages (raised before any view, e.g. by the host check
+# in CommonMiddleware) answer them in JSON too. config/urls.py names these handlers.
+MACHINE_PATHS = ("/api/", "/ingest/", "/hooks/")
+
+
+def _for_machines(request: HttpRequest) -> bool:
+    return request.path.startswith(MACHINE_PATHS)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _for_machines(request):
+        if isinstance(exception, DisallowedHost):
+            body = {"code": "bad_host", "message": "The Host header names no host served here."}
+        else:
+            body = {"code": "bad_request", "message": "The request is malformed."}
+        return JsonResponse(body, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _for_machines(request):
+        return JsonResponse({"code": "forbidden", "message": "Not allowed."}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _for_machines(request):
+        return not_found(request)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _for_machines(request):
+        return JsonResponse(
+            {"code": "server_error", "message": "Something failed on our side; it is logged."},
+            status=500,
+        )
+    return defaults.server_error(request)
