@@ -9,6 +9,7 @@ docs/operations.md lists them all.
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -154,10 +155,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
         ),
     }
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # PostgreSQL's JIT spends longer compiling our segment queries than running them (0.4 of
-    # 0.6 s for a consent rule over 100k customers): off unless the URL says otherwise.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+# The timeline's query is sent as a prepared statement (config/prepared.py) and planned once
+# per connection: planning it over ~40 monthly partitions costs more than running it. Off
+# behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode before
+# 1.21, or without max_prepared_statements).
+DATABASE_PREPARED_STATEMENTS = envbool("DATABASE_PREPARED_STATEMENTS", True)
+
+
+def postgres_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The app's session settings for a PostgreSQL connection. JIT spends longer compiling our
+    segment queries than running them (0.4 of 0.6 s for a consent rule over 100k customers):
+    off unless the URL sets ``options``. Prepared statements get a generic plan at once; left
+    to itself PostgreSQL keeps replanning the timeline for each customer (only prepared
+    statements and our triggers' PL/pgSQL are planned under this setting)."""
+    options = dict(options)
+    options.setdefault("options", "-c jit=off")
+    if DATABASE_PREPARED_STATEMENTS and "plan_cache_mode" not in options["options"]:
+        options["options"] += " -c plan_cache_mode=force_generic_plan"
+    return options
+
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["OPTIONS"] = postgres_options(DATABASES["default"].get("OPTIONS", {}))
 # An optional read replica (a PostgreSQL standby): admin list pages, the insights dashboard and
 # the admin's downloads read from it; everything else, and every write, uses the primary
 # (config/routers.py, config/replica.py). Tests point it at the test database (MIRROR).
@@ -171,7 +190,7 @@ if DATABASE_REPLICA_URL:
     if DATABASES["replica"]["ENGINE"] != DATABASES["default"]["ENGINE"]:
         raise RuntimeError("DATABASE_REPLICA_URL must use the same database as DATABASE_URL")
     if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+        DATABASES["replica"]["OPTIONS"] = postgres_options(DATABASES["replica"].get("OPTIONS", {}))
     else:
         DATABASES["replica"]["CONN_MAX_AGE"] = 0
         DATABASES["replica"]["OPTIONS"] = dict(DATABASES["default"]["OPTIONS"])

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from config.prepared import limit_as_parameter, prepared
 from customers.identity import normalize_email, normalize_phone, normalize_search_text
 from customers.models import (
     ChannelKind,
@@ -56,16 +57,19 @@ class TimelinePage:
     next_cursor: TimelineCursor | None
 
 
-def timeline(
+def timeline_query(
     customer: Customer,
     *,
     before: TimelineCursor | None = None,
     channel: str | None = None,
     types: list[str] | None = None,
     limit: int = TIMELINE_PAGE_SIZE,
-) -> TimelinePage:
-    """One page of a customer's timeline, newest first, by keyset (never OFFSET): one query."""
-    rows = Interaction.objects.filter(customer=customer).select_related("source", "agent")
+) -> QuerySet[Interaction]:
+    """The rows of one timeline page, newest first, by keyset (never OFFSET), and one more to
+    tell whether another page follows. The LIMIT is a parameter, so the plan PostgreSQL keeps
+    for the prepared query walks the index for any customer (config/prepared.py)."""
+    rows = limit_as_parameter(Interaction.objects.filter(customer=customer))
+    rows = rows.select_related("source", "agent")
     if channel:
         rows = rows.filter(channel=channel)
     if types:
@@ -77,7 +81,23 @@ def timeline(
             Q(occurred_at__lt=before.occurred_at)
             | Q(occurred_at=before.occurred_at, pk__lt=before.pk)
         )
-    items = list(rows.order_by("-occurred_at", "-pk")[: limit + 1])
+    return rows.order_by("-occurred_at", "-pk")[: limit + 1]
+
+
+def timeline(
+    customer: Customer,
+    *,
+    before: TimelineCursor | None = None,
+    channel: str | None = None,
+    types: list[str] | None = None,
+    limit: int = TIMELINE_PAGE_SIZE,
+) -> TimelinePage:
+    """One page of a customer's timeline: one query."""
+    rows = timeline_query(customer, before=before, channel=channel, types=types, limit=limit)
+    # Planning this query over the monthly partitions costs more than running it: prepared, it
+    # is planned once per connection (config/prepared.py).
+    with prepared(rows.db):
+        items = list(rows)
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]
