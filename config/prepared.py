@@ -3,7 +3,7 @@
 Django sends every query with client-side binding, so PostgreSQL parses and plans each one
 anew. For most queries planning is a sliver of the time. For a customer's timeline page over the
 monthly-partitioned interaction table it is most of it: ~1.2 ms to plan a Merge Append over ~40
-partitions, ~0.3 ms to run it (docs/operations.md, "Partitioned history").
+partitions, ~0.3 ms to run it (docs/operations.md, "The timeline query is prepared").
 
 A query run inside ``prepared(alias)`` is sent with server-side binding and prepared on its
 connection at its first run; the app's connections give prepared statements a generic plan
@@ -13,7 +13,7 @@ detached invalidates the plan and PostgreSQL plans it again at the next run.
 
 A generic plan is made for an average customer. With a literal ``LIMIT 51`` and an average of
 a row or two per customer per month, PostgreSQL plans to read all the customer's rows and sort
-them, which for a customer with 50,000 interactions is 20 times slower than walking the
+them, which for a customer with 50,000 interactions is about 20 times slower than walking the
 timeline index newest first. ``limit_as_parameter()`` sends the LIMIT as a parameter: not
 knowing it, the planner costs reading a fraction of the rows, and keeps the index order
 (a Merge Append of the partitions' index scans) whatever it thinks of the customer.
