@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     bench_database_url,
     copy_rows,
+    postgres_missing,
     recreate_database,
     start_worker,
     wait_until,
@@ -149,9 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
     url = bench_database_url("campaign_bench")
     if problem := recreate_database(url):
-        print(f"campaign benchmark: PostgreSQL is not reachable ({problem})")
-        print("skipped: needs PostgreSQL (set BENCH_DATABASE_URL or DATABASE_URL=postgres://…)")
-        return 0 if args.check else 2
+        return postgres_missing("campaign", problem, check=args.check)
     # The benchmark schedules as the system would; approval of big audiences is not measured.
     env = {**worker_env(url, ROOT), "CAMPAIGN_APPROVAL_SIZE": "0", "DELIVERY_SEND_WINDOW": ""}
     os.environ.update(env)

@@ -60,6 +60,14 @@ def recreate_database(url: str) -> str | None:
     return None
 
 
+def postgres_missing(name: str, problem: str, *, check: bool) -> int:
+    """Say why the ``name`` benchmark cannot run; its exit status: 0 under --check (a machine
+    without PostgreSQL is not a regression), 2 otherwise."""
+    print(f"{name} benchmark: PostgreSQL is not reachable ({problem})")
+    print("skipped: needs PostgreSQL (set BENCH_DATABASE_URL or DATABASE_URL=postgres://…)")
+    return 0 if check else 2
+
+
 # Production settings refuse to start without an encryption key (security.E001); benchmarks
 # store no real secret, so a fixed, public one does.
 BENCH_ENCRYPTION_KEY = "YmVuY2gtb25seS1lbmNyeXB0aW9uLWtleS0zMmJ5dGU="

@@ -40,7 +40,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import bench_database_url, copy_rows, recreate_database  # noqa: E402
+from bench.common import (  # noqa: E402
+    bench_database_url,
+    copy_rows,
+    postgres_missing,
+    recreate_database,
+)
 from bench.figures import figure as print_figure  # noqa: E402
 
 SIZES = {"full": 1_000_000, "quick": 100_000}
@@ -239,9 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     url = bench_database_url("dashboard_bench")
     reused = args.reuse and _seeded(url)
     if not reused and (problem := recreate_database(url)):
-        print(f"dashboard benchmark: PostgreSQL is not reachable ({problem})")
-        print("skipped: needs PostgreSQL (set BENCH_DATABASE_URL or DATABASE_URL=postgres://…)")
-        return 0 if args.check else 2
+        return postgres_missing("dashboard", problem, check=args.check)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     BENCH_ENCRYPTION_KEY,
     bench_database_url,
+    postgres_missing,
     recreate_database,
 )
 from bench.figures import figure  # noqa: E402
@@ -198,9 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
     url = bench_database_url("ingest_bench")
     if problem := recreate_database(url):
-        print(f"ingest benchmark: PostgreSQL is not reachable ({problem})")
-        print("skipped: needs PostgreSQL (set BENCH_DATABASE_URL or DATABASE_URL=postgres://…)")
-        return 0 if args.check else 2
+        return postgres_missing("ingest", problem, check=args.check)
     env = {
         **os.environ,
         "DATABASE_URL": url,

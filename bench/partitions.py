@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     bench_database_url,
     describe,
+    postgres_missing,
     recreate_database,
     timings_ms,
 )
@@ -80,9 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     url = bench_database_url("partitions")
     if problem := recreate_database(url):
-        print(f"partitions benchmark: PostgreSQL is not reachable ({problem})")
-        print("skipped: needs PostgreSQL (set BENCH_DATABASE_URL or DATABASE_URL=postgres://…)")
-        return 0 if args.check else 2
+        return postgres_missing("partitions", problem, check=args.check)
 
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

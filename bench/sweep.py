@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     bench_database_url,
     copy_rows,
+    postgres_missing,
     recreate_database,
     start_worker,
     wait_until,
@@ -174,9 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     url = bench_database_url("sweep_bench")
     if problem := recreate_database(url):
-        print(f"sweep benchmark: PostgreSQL is not reachable ({problem})")
-        print("skipped: needs PostgreSQL (set BENCH_DATABASE_URL or DATABASE_URL=postgres://…)")
-        return 0 if args.check else 2
+        return postgres_missing("sweep", problem, check=args.check)
     env = worker_env(url, ROOT)
     os.environ.update(env)
     import django

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     bench_database_url,
     describe,
+    postgres_missing,
     recreate_database,
     timings_ms,
 )
@@ -52,9 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     url = bench_database_url()
     if problem := recreate_database(url):
-        print(f"timeline benchmark: PostgreSQL is not reachable ({problem})")
-        print("skipped: needs PostgreSQL (set BENCH_DATABASE_URL or DATABASE_URL=postgres://…)")
-        return 0 if args.check else 2
+        return postgres_missing("timeline", problem, check=args.check)
 
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
