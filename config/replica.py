@@ -11,6 +11,11 @@ replica (config/routers.py says which reads still go to the primary):
 Anything else (the customer page, change forms, the API, the tracking endpoints, the public
 pages) reads the primary.
 
+If the replica does not answer (down, unreachable, refusing connections), the page is made again
+from the primary, and for ``DATABASE_REPLICA_RETRY_SECONDS`` (30) this process reads nothing
+from the replica; a warning is logged each time. (A CSV being streamed when the replica fails
+cannot start over: it ends with an error, and the next request reads the primary.)
+
 A person who has just changed something sees it: any POST (PUT, PATCH, DELETE) by a browser
 with a session sets a short-lived cookie, and while it lasts (``DATABASE_REPLICA_PIN_SECONDS``,
 15 s by default) that person's pages read the primary, so the list they are sent back to after
@@ -19,10 +24,12 @@ with a session sets a short-lived cookie, and while it lasts (``DATABASE_REPLICA
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
+from django.db import OperationalError, connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from config import routers
@@ -38,6 +45,8 @@ REPLICA_VIEWS = frozenset(
 )
 READ_METHODS = frozenset({"GET", "HEAD"})
 PIN_COOKIE = "crm_primary"
+
+logger = logging.getLogger(__name__)
 
 
 def replica_safe(request: HttpRequest) -> bool:
@@ -97,6 +106,30 @@ class ReplicaMiddleware:
             scope = routers.read_from_replica()
             scope.__enter__()
             request._replica_scope = scope  # type: ignore[attr-defined]
+            request._replica_view = (view, args, kwargs)  # type: ignore[attr-defined]
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
+        """A page reading the replica failed on the database: if the replica is what failed,
+        make the page again from the primary (it only reads: GET or HEAD)."""
+        scope = getattr(request, "_replica_scope", None)
+        if scope is None or not isinstance(exception, OperationalError):
+            return None
+        replica = connections[routers.REPLICA]
+        if replica.connection is not None and replica.is_usable():
+            return None  # the replica answers: the primary, or the query, failed
+        logger.warning(
+            "replica.unreachable: %s read from the primary (retry in %s s): %s",
+            request.path,
+            settings.DATABASE_REPLICA_RETRY_SECONDS,
+            exception,
+        )
+        routers.replica_failed()
+        scope.__exit__(None, None, None)
+        request._replica_scope = None  # type: ignore[attr-defined]
+        view, args, kwargs = request._replica_view  # type: ignore[attr-defined]
+        response = view(request, *args, **kwargs)
+        render = getattr(response, "render", None)
+        return render() if callable(render) else response
 
     def _pin(self, response: HttpResponse) -> None:
         response.set_cookie(

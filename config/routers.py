@@ -12,18 +12,22 @@ page that only reports (config/replica.py marks those requests) or code inside
   entries, content types or one-time verification codes (``PRIMARY_ONLY``): they are read on
   every page, and were usually written a moment before on the primary (a sign-in, a new
   device, a role change), so a lagging replica would sign the user out or grant a revoked
-  permission.
+  permission,
+* the replica failed to answer less than ``DATABASE_REPLICA_RETRY_SECONDS`` ago
+  (``replica_failed()``, called by config/replica.py when a page's read there fails).
 
 Writes always go to the primary; migrations run there only (a streaming replica copies them).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
@@ -45,6 +49,8 @@ PRIMARY_ONLY = frozenset(
 )
 
 _replica_safe: ContextVar[bool] = ContextVar("replica_safe", default=False)
+# time.monotonic() before which this process reads nothing from the replica (it just failed).
+_replica_down_until = 0.0
 
 
 @contextmanager
@@ -60,6 +66,21 @@ def read_from_replica() -> Iterator[None]:
 
 def replica_configured() -> bool:
     return REPLICA in connections.settings
+
+
+def replica_failed() -> None:
+    """The replica did not answer: this process reads the primary for the next
+    ``DATABASE_REPLICA_RETRY_SECONDS``, then tries the replica again."""
+    global _replica_down_until
+    _replica_down_until = time.monotonic() + settings.DATABASE_REPLICA_RETRY_SECONDS
+    try:
+        connections[REPLICA].close()
+    except Exception:  # a connection that broke may fail to close; it is dropped either way
+        connections[REPLICA].connection = None
+
+
+def replica_up() -> bool:
+    return time.monotonic() >= _replica_down_until
 
 
 def _in_transaction() -> bool:
@@ -84,6 +105,7 @@ def reads_from_replica(model: type[Model]) -> bool:
         and replica_configured()
         and not _primary_only(model)
         and not _in_transaction()
+        and replica_up()
     )
 
 

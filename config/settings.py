@@ -199,6 +199,8 @@ DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
 # After a write (a form saved, an action run) the person's pages read the primary this long,
 # so they see their change even if the replica lags behind.
 DATABASE_REPLICA_PIN_SECONDS = envint("DATABASE_REPLICA_PIN_SECONDS", 15)
+# When the replica fails to answer, pages read the primary this long before trying it again.
+DATABASE_REPLICA_RETRY_SECONDS = envint("DATABASE_REPLICA_RETRY_SECONDS", 30)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Covering indexes (Index.include) are a PostgreSQL speed-up; SQLite builds the same index
 # without the extra column, so its warning about them says nothing a user can act on.

@@ -22,11 +22,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.db import connections, transaction
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from campaigns.models import Segment
 from config import replica as replica_middleware
+from config import routers
 from config.routers import REPLICA, ReplicaRouter, read_from_replica
 from customers.models import Case, Customer, Identity
 from security.models import AuditEntry
@@ -224,6 +226,67 @@ def test_an_admin_action_runs_on_the_primary_and_pins_the_next_pages_there(agent
     with capture() as (primary, standby):
         assert agent.get(queue).status_code == 200
     assert "customers_case" in tables(standby)
+
+
+@pytest.fixture
+def replica_down(replica):
+    """The replica stops answering: its connection closed and its address one nobody serves."""
+    kept = copy.deepcopy(replica.settings_dict)
+    replica.close()
+    replica.connection = None  # SQLite's close() keeps an in-memory test database open
+    if replica.vendor == "postgresql":
+        replica.settings_dict.update(PORT="1", OPTIONS={**kept["OPTIONS"], "connect_timeout": 2})
+    else:
+        replica.settings_dict["NAME"] = "/nonexistent/dir/replica.sqlite3"
+    yield replica
+    replica.close()
+    replica.settings_dict.clear()
+    replica.settings_dict.update(kept)
+    routers._replica_down_until = 0.0
+
+
+def test_when_the_replica_is_down_the_list_page_reads_the_primary(agent, replica_down, caplog):
+    CustomerFactory(first_name="Leyla")
+
+    with CaptureQueriesContext(connections["default"]) as primary:
+        page = agent.get(CHANGELIST)
+
+    assert page.status_code == 200
+    assert "Leyla" in page.content.decode()
+    assert "customers_customer" in tables(primary)
+    assert "replica.unreachable" in caplog.text
+    # For a while the next pages go straight to the primary, without trying the replica.
+    caplog.clear()
+    assert agent.get(CHANGELIST, {"q": "Leyla"}).status_code == 200
+    assert "replica.unreachable" not in caplog.text
+    assert not routers.replica_up()
+
+
+def test_the_replica_is_tried_again_after_the_retry_time(agent, replica_down, settings):
+    settings.DATABASE_REPLICA_RETRY_SECONDS = 0
+    assert agent.get(CHANGELIST).status_code == 200
+    assert routers.replica_up()
+    replica_down.settings_dict.update(copy.deepcopy(connections["default"].settings_dict))
+    replica_down.settings_dict["TEST"] = {"MIRROR": "default"}
+    with capture() as (primary, standby):
+        assert agent.get(CHANGELIST).status_code == 200
+    assert "customers_customer" in tables(standby)
+    assert "customers_customer" not in tables(primary)
+
+
+def test_a_failure_of_the_primary_is_not_taken_for_the_replica(agent, replica):
+    from django.db import OperationalError
+
+    request = RequestFactory().get(CHANGELIST)
+    middleware = replica_middleware.ReplicaMiddleware(lambda request: None)
+    request._replica_scope = read_from_replica()
+    request._replica_scope.__enter__()
+    try:
+        replica.ensure_connection()  # the replica answers
+        assert middleware.process_exception(request, OperationalError("primary gone")) is None
+    finally:
+        request._replica_scope.__exit__(None, None, None)
+    assert routers.replica_up()
 
 
 def test_other_admin_pages_read_the_primary(agent):
