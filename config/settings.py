@@ -169,6 +169,9 @@ def postgres_options(options: dict[str, Any]) -> dict[str, Any]:
     to itself PostgreSQL keeps replanning the timeline for each customer (only prepared
     statements and our triggers' PL/pgSQL are planned under this setting)."""
     options = dict(options)
+    # Seconds to wait for PostgreSQL to accept a connection before failing the request (or
+    # /readyz's database check) instead of hanging for the system's TCP timeout, minutes.
+    options.setdefault("connect_timeout", envint("DATABASE_CONNECT_TIMEOUT", 5))
     options.setdefault("options", "-c jit=off")
     if DATABASE_PREPARED_STATEMENTS and "plan_cache_mode" not in options["options"]:
         options["options"] += " -c plan_cache_mode=force_generic_plan"

@@ -403,6 +403,8 @@ def test_database_replica_url_adds_the_replica_with_the_primarys_options():
     assert databases["replica"]["OPTIONS"]["options"] == (
         "-c jit=off -c plan_cache_mode=force_generic_plan"
     )
+    assert databases["replica"]["OPTIONS"]["connect_timeout"] == 5
+    assert databases["default"]["OPTIONS"]["connect_timeout"] == 5
     assert databases["replica"]["TEST"]["MIRROR"] == "default"
     assert "replica" not in settings_with(
         DATABASE_URL="postgres://crm@primary:5432/crm", DATABASE_REPLICA_URL=""
