@@ -24,18 +24,24 @@ statements); off, and on SQLite, the block changes nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.models.sql.query import Query
 
 M = TypeVar("M", bound=Model)
+
+logger = logging.getLogger(__name__)
+
+# SQLSTATEs of a prepared statement that does not exist (26000) or whose name is taken (42P05).
+LOST_STATEMENT = frozenset({"26000", "42P05"})
 
 
 @contextmanager
@@ -58,6 +64,17 @@ def prepared(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     features.uses_server_side_binding = True
     try:
         yield
+    except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) in LOST_STATEMENT:
+            # The statement psycopg prepared on this connection is gone or taken: a pooler
+            # hands the connection's statements to other clients (PgBouncer in transaction
+            # mode before 1.21, or without max_prepared_statements).
+            logger.error(
+                "prepared statements do not survive between queries on this database "
+                "connection (a pooler in transaction mode?): set "
+                "DATABASE_PREPARED_STATEMENTS=0 (docs/operations.md)"
+            )
+        raise
     finally:
         raw.cursor_factory, raw.prepare_threshold, features.uses_server_side_binding = kept
 

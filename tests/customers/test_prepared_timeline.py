@@ -220,3 +220,20 @@ def test_the_query_log_still_shows_the_timeline_query_with_its_values(postgres_o
         selectors.timeline(customer)
     assert [f'"customer_id" = {customer.pk}' in q["sql"] for q in captured] == [True, True]
     assert connection.features.uses_server_side_binding is False  # put back after the query
+
+
+def test_a_statement_lost_behind_psycopgs_back_fails_with_a_hint(postgres_only, caplog):
+    """What a pooler in transaction mode does to prepared statements: the error says which
+    setting to change."""
+    from django.db import DatabaseError
+
+    customer = CustomerFactory(interactions=2)
+    selectors.timeline(customer)
+    [(name,)] = prepared_names()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DEALLOCATE {name}")  # psycopg still believes it is there
+
+    with pytest.raises(DatabaseError):
+        selectors.timeline(customer)
+
+    assert "DATABASE_PREPARED_STATEMENTS=0" in caplog.text
