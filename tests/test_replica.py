@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import subprocess
-import sys
 from contextlib import contextmanager
 
 import pytest
@@ -33,6 +31,7 @@ from config.routers import REPLICA, ReplicaRouter, read_from_replica
 from customers.models import Case, Customer, Identity
 from security.models import AuditEntry
 from tests.customers.factories import CustomerFactory, IdentityFactory, StaffFactory
+from tests.settings_probe import databases_with
 
 TABLE = re.compile(r'(?:FROM|JOIN|INTO|UPDATE)\s+"([a-z_0-9]+)"', re.IGNORECASE)
 CHANGELIST = reverse("admin:customers_customer_changelist")
@@ -377,26 +376,8 @@ def test_without_a_replica_the_router_changes_nothing(no_replica, client):
     assert client.get(CHANGELIST).status_code == 200
 
 
-def settings_with(**env) -> dict:
-    """DATABASES as config/settings.py builds it from these environment variables."""
-    code = (
-        "import json, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings';"
-        "from django.conf import settings;"
-        "print(json.dumps({k: {'ENGINE': v['ENGINE'], 'OPTIONS': v.get('OPTIONS', {}),"
-        " 'TEST': v.get('TEST', {})} for k, v in settings.DATABASES.items()}))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout)
-
-
 def test_database_replica_url_adds_the_replica_with_the_primarys_options():
-    databases = settings_with(
+    databases = databases_with(
         DATABASE_URL="postgres://crm@primary:5432/crm",
         DATABASE_REPLICA_URL="postgres://crm@standby:5432/crm",
     )
@@ -406,14 +387,14 @@ def test_database_replica_url_adds_the_replica_with_the_primarys_options():
     assert databases["replica"]["OPTIONS"]["connect_timeout"] == 5
     assert databases["default"]["OPTIONS"]["connect_timeout"] == 5
     assert databases["replica"]["TEST"]["MIRROR"] == "default"
-    assert "replica" not in settings_with(
+    assert "replica" not in databases_with(
         DATABASE_URL="postgres://crm@primary:5432/crm", DATABASE_REPLICA_URL=""
     )
 
 
 def test_a_replica_of_another_kind_of_database_is_refused():
     with pytest.raises(subprocess.CalledProcessError) as error:
-        settings_with(
+        databases_with(
             DATABASE_URL="postgres://crm@primary:5432/crm",
             DATABASE_REPLICA_URL="sqlite:////tmp/copy.sqlite3",
         )

@@ -2,8 +2,6 @@
 customer page does not pay for planning a query over every monthly partition each time."""
 
 import datetime as dt
-import subprocess
-import sys
 
 import psycopg
 import pytest
@@ -15,6 +13,7 @@ from django.utils import timezone
 from customers import partitions, selectors
 from customers.models import Interaction
 from tests.customers.factories import CustomerFactory, InteractionFactory
+from tests.settings_probe import databases_with
 
 pytestmark = pytest.mark.django_db
 
@@ -182,26 +181,10 @@ def test_a_month_added_by_another_process_shows_on_a_prepared_timeline(postgres_
     assert custom == 0
 
 
-def settings_options(**env: str) -> str:
-    code = (
-        "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings';"
-        "from django.conf import settings;"
-        "print(settings.DATABASES['default']['OPTIONS'].get('options', ''))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={"PATH": "/usr/bin:/bin", **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
-
-
 @pytest.mark.parametrize(
     ("env", "options"),
     [
-        ({}, "-c jit=off -c plan_cache_mode=force_generic_plan"),
+        ({"DATABASE_PREPARED_STATEMENTS": ""}, "-c jit=off -c plan_cache_mode=force_generic_plan"),
         ({"DATABASE_PREPARED_STATEMENTS": "0"}, "-c jit=off"),
         ({"OPTIONS_IN_URL": "1"}, "-c search_path=crm -c plan_cache_mode=force_generic_plan"),
     ],
@@ -210,7 +193,8 @@ def test_postgres_connections_plan_prepared_statements_generically(env, options)
     url = "postgres://crm@db:5432/crm"
     if env.pop("OPTIONS_IN_URL", None):
         url += "?options=-c%20search_path%3Dcrm"
-    assert settings_options(DATABASE_URL=url, **env) == options
+    databases = databases_with(DATABASE_URL=url, **env)
+    assert databases["default"]["OPTIONS"]["options"] == options
 
 
 def test_the_query_log_still_shows_the_timeline_query_with_its_values(postgres_only):
